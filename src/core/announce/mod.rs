@@ -1,0 +1,12 @@
+//! Announcements: impact scoring over in-memory indexes, the conflict detector, plan quality and the verdict
+//! (scoring.md). `impact` and `conflicts` are pure functions of an `OrgIndex` and the query.
+
+pub mod conflicts;
+pub mod impact;
+pub mod index;
+mod model;
+pub mod plan;
+
+pub use model::{
+    ConflictReport, ConflictType, Impact, ImpactScore, Layer, PlanChecks, PlanMode, PlanQuality, Severity, score,
+};

@@ -1,0 +1,17 @@
+//! THE DOMAIN. Agents, announcements and impact scoring, consultation threads, files, dependencies. Imports
+//! nothing from axum, rusqlite, sqlx, redis, rmcp or the MQTT broker: transports call `Core`, and storage,
+//! fan-out, leadership and time come in through the ports.
+
+pub mod agents;
+pub mod announce;
+pub mod deps;
+pub mod error;
+pub mod events;
+pub mod files;
+pub mod ids;
+pub mod paths;
+pub mod ports;
+pub mod principal;
+pub mod rows;
+pub mod threads;
+pub mod time;

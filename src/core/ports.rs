@@ -1,0 +1,372 @@
+//! Ports: what the core needs from the outside world. Store traits (one per aggregate, each method one
+//! transaction), the event bus, leadership and the clock. Implementations live in `store/`, `cluster/` and
+//! tests; nothing here names a database or a transport.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use thiserror::Error;
+use tokio::sync::{broadcast, watch};
+
+use super::agents::{Activity, Agent};
+use super::deps::ModuleInfo;
+use super::error::CoreError;
+use super::events::{DomainEvent, EventRecord};
+use super::files::{ActionSummary, FileActivity, HotFile, WorkingClaim};
+use super::ids::{AgentId, OrgId, SessionId, ThreadId};
+use super::paths::RepoPath;
+use super::threads::{Introspection, Message, Thread, ThreadStatus};
+use super::time::Timestamp;
+
+/// Storage failures, classified once by the store (adapters map them without looking at driver errors).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage failure: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A thread as seen inside its transaction: the row and the distinct approvers of its current round.
+#[derive(Debug, Clone)]
+pub struct ThreadState {
+    pub thread: Thread,
+    pub approvals: Vec<AgentId>,
+    pub message_count: i64,
+}
+
+/// What a thread decision writes: the new row (compare-and-set on the old status and round), messages,
+/// events, and whether pending introspections expire.
+#[derive(Debug, Clone)]
+pub struct ThreadChange {
+    pub thread: Thread,
+    pub messages: Vec<Message>,
+    pub events: Vec<DomainEvent>,
+    pub expire_introspections: bool,
+}
+
+/// The pure domain decision run inside the store's transaction.
+pub type ThreadDecision = Box<dyn FnOnce(&ThreadState) -> Result<ThreadChange, CoreError> + Send>;
+
+/// Decision for a departure: sees the org's live threads involving the agent, returns their changes.
+pub type DepartureDecision = Box<dyn FnOnce(Vec<ThreadState>) -> Vec<ThreadChange> + Send>;
+
+/// A committed thread change.
+#[derive(Debug, Clone)]
+pub struct ThreadUpdate {
+    pub thread: Thread,
+    pub messages: Vec<Message>,
+    pub events: Vec<EventRecord>,
+}
+
+/// Everything one announcement writes, in one commit.
+#[derive(Debug, Clone)]
+pub struct NewAnnouncement {
+    pub thread: Thread,
+    /// Name to register the announcer with when unknown.
+    pub announcer_name: String,
+    /// `(agent, layer label, score)` per concerned or gray agent.
+    pub firings: Vec<(AgentId, String, i64)>,
+    pub introspections: Vec<Introspection>,
+    pub events: Vec<DomainEvent>,
+}
+
+/// Filters of `list_threads`.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadFilter {
+    pub status: Option<ThreadStatus>,
+    pub initiator: Option<AgentId>,
+    pub module: Option<String>,
+    pub assigned_to_me: Option<AgentId>,
+    pub limit: usize,
+}
+
+/// A new file-activity row (id assigned by the store).
+#[derive(Debug, Clone)]
+pub struct NewFileActivity {
+    pub row: FileActivity,
+    /// Set the agent's activity to `working` on this file (log-file) and emit these events.
+    pub mark_working: bool,
+    pub events: Vec<DomainEvent>,
+    /// Refresh liveness of agents already online within this cutoff.
+    pub online_cutoff: Timestamp,
+}
+
+/// Everything the scorer indexes need at boot.
+#[derive(Debug, Clone, Default)]
+pub struct IndexSnapshot {
+    pub agents: Vec<Agent>,
+    pub threads: Vec<Thread>,
+    pub activity: Vec<FileActivity>,
+    pub claims: Vec<WorkingClaim>,
+    pub modules: Vec<(OrgId, ModuleInfo)>,
+}
+
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Creates the org row if missing.
+    async fn ensure_org(&self, org: &OrgId) -> StoreResult<()>;
+    /// Upserts name/modules, status online, last_seen now (keeps registered_at).
+    async fn register_agent(&self, agent: &Agent, event: DomainEvent) -> StoreResult<(Agent, Vec<EventRecord>)>;
+    /// Liveness: status online + last_seen; with `only_if_online_since`, only agents already online.
+    async fn touch_agent(
+        &self,
+        org: &OrgId,
+        id: &AgentId,
+        now: Timestamp,
+        only_if_online_since: Option<Timestamp>,
+    ) -> StoreResult<Option<Agent>>;
+    /// Heartbeat: online, seen now, activity row replaced; `None` when the agent is unknown.
+    async fn heartbeat(
+        &self,
+        org: &OrgId,
+        activity: &Activity,
+        now: Timestamp,
+        event: DomainEvent,
+    ) -> StoreResult<Option<(Agent, Vec<EventRecord>)>>;
+    async fn get_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<Option<Agent>>;
+    /// Every agent of the org, last_seen_at descending.
+    async fn list_agents(&self, org: &OrgId) -> StoreResult<Vec<Agent>>;
+    /// Online agents (status online, last_seen ≥ cutoff) by name.
+    async fn list_online(&self, org: &OrgId, cutoff: Timestamp) -> StoreResult<Vec<Agent>>;
+    /// Stored activity rows of the given agents.
+    async fn list_activity(&self, org: &OrgId) -> StoreResult<Vec<Activity>>;
+    /// Departure in one transaction: agent + activity offline, thread changes, claims and inbox removed.
+    async fn depart_agent(
+        &self,
+        org: &OrgId,
+        id: &AgentId,
+        now: Timestamp,
+        decide: DepartureDecision,
+        event: DomainEvent,
+    ) -> StoreResult<Option<(Vec<ThreadUpdate>, Vec<EventRecord>)>>;
+}
+
+#[async_trait]
+pub trait ThreadStore: Send + Sync {
+    async fn record_announcement(&self, ann: NewAnnouncement, now: Timestamp) -> StoreResult<Vec<EventRecord>>;
+    async fn get_thread(&self, org: &OrgId, id: &ThreadId) -> StoreResult<Option<Thread>>;
+    async fn thread_messages(&self, org: &OrgId, id: &ThreadId) -> StoreResult<Vec<Message>>;
+    /// Loads the thread with its current-round approvals, runs `decide`, writes the change (CAS), commits.
+    async fn update_thread(
+        &self,
+        org: &OrgId,
+        id: &ThreadId,
+        now: Timestamp,
+        decide: ThreadDecision,
+    ) -> Result<ThreadUpdate, CoreError>;
+    async fn list_threads(&self, org: &OrgId, filter: &ThreadFilter) -> StoreResult<Vec<Thread>>;
+    /// Messages on open/resolving threads by other agents since `since`, ascending, ≤ `limit`.
+    async fn thread_updates(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
+    /// Live threads whose deadline passed (all orgs).
+    async fn timed_out_threads(&self, now: Timestamp) -> StoreResult<Vec<(OrgId, ThreadId)>>;
+    /// Work-pool claim: one conditional update (threads.md §2.5). `Ok(None)` on success.
+    async fn claim_task(
+        &self,
+        org: &OrgId,
+        id: &ThreadId,
+        agent: &AgentId,
+        now: Timestamp,
+        event: DomainEvent,
+    ) -> StoreResult<Result<(Thread, Vec<EventRecord>), ClaimRefusal>>;
+    async fn pending_introspections(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        limit: usize,
+    ) -> StoreResult<Vec<Introspection>>;
+    async fn get_introspection(&self, org: &OrgId, id: &str) -> StoreResult<Option<Introspection>>;
+    /// Marks an introspection responded (CAS on pending), optionally joining the thread's respondents.
+    async fn respond_introspection(
+        &self,
+        org: &OrgId,
+        id: &str,
+        concerned: bool,
+        reason: &str,
+        now: Timestamp,
+        event: DomainEvent,
+    ) -> StoreResult<Option<(Introspection, bool, Vec<EventRecord>)>>;
+}
+
+/// Why a claim failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRefusal {
+    pub claimed_by: Option<AgentId>,
+    pub assigned_to: Option<AgentId>,
+    pub status: Option<ThreadStatus>,
+    pub conflict: Option<(ThreadId, Vec<RepoPath>)>,
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn record_file_activity(&self, act: NewFileActivity) -> StoreResult<(i64, Vec<EventRecord>)>;
+    async fn session_files(&self, org: &OrgId, session: &SessionId) -> StoreResult<Vec<FileActivity>>;
+    /// Other agents active on `path` since `since`, most recent first: `(agent, name, last)`.
+    async fn agents_on_file(
+        &self,
+        org: &OrgId,
+        path: &RepoPath,
+        since: Timestamp,
+        exclude: Option<&AgentId>,
+    ) -> StoreResult<Vec<(AgentId, Option<String>, Timestamp)>>;
+    async fn hot_files(&self, org: &OrgId, since: Timestamp, limit: usize) -> StoreResult<Vec<HotFile>>;
+    /// Upserts a working-file claim; returns whether it was inserted (vs updated).
+    async fn start_claim(&self, claim: &WorkingClaim, now: Timestamp) -> StoreResult<bool>;
+    async fn stop_claim(&self, org: &OrgId, agent: &AgentId, path: &RepoPath) -> StoreResult<bool>;
+    /// Deletes expired claims; returns them.
+    async fn sweep_claims(&self, now: Timestamp) -> StoreResult<Vec<WorkingClaim>>;
+    async fn record_summary(&self, s: &ActionSummary, event: DomainEvent) -> StoreResult<Vec<EventRecord>>;
+    async fn latest_summaries(&self, org: &OrgId, agent: &AgentId, limit: usize) -> StoreResult<Vec<ActionSummary>>;
+}
+
+#[async_trait]
+pub trait DepStore: Send + Sync {
+    async fn upsert_modules(&self, org: &OrgId, modules: &[ModuleInfo]) -> StoreResult<()>;
+    async fn get_module(&self, org: &OrgId, id: &str) -> StoreResult<Option<ModuleInfo>>;
+    async fn list_modules(&self, org: &OrgId) -> StoreResult<Vec<ModuleInfo>>;
+}
+
+/// A coordination table swept by retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetainedTable {
+    FileActivity,
+    Events,
+    ThreadMessages,
+    ActionSummaries,
+    LayerFirings,
+}
+
+impl RetainedTable {
+    pub const ALL: [RetainedTable; 5] =
+        [Self::FileActivity, Self::Events, Self::ThreadMessages, Self::ActionSummaries, Self::LayerFirings];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FileActivity => "file_activity",
+            Self::Events => "events",
+            Self::ThreadMessages => "thread_messages",
+            Self::ActionSummaries => "action_summaries",
+            Self::LayerFirings => "layer_firings",
+        }
+    }
+}
+
+#[async_trait]
+pub trait SystemStore: Send + Sync {
+    /// Schema version applied and the highest this binary knows.
+    async fn schema_version(&self) -> StoreResult<(i64, i64)>;
+    /// Cheap liveness probe.
+    async fn ping(&self) -> StoreResult<()>;
+    async fn index_snapshot(
+        &self,
+        now: Timestamp,
+        resolved_since: Timestamp,
+        activity_since: Timestamp,
+    ) -> StoreResult<IndexSnapshot>;
+    /// Deletes at most `batch` rows older than `cutoff` (per-org cutoffs are resolved by the caller).
+    async fn purge(&self, table: RetainedTable, cutoff: Timestamp, batch: usize) -> StoreResult<usize>;
+    async fn events_after(&self, org: &OrgId, after_seq: i64, limit: usize) -> StoreResult<Vec<EventRecord>>;
+    async fn latest_events(&self, org: &OrgId, limit: usize) -> StoreResult<Vec<EventRecord>>;
+}
+
+/// The whole store.
+pub trait Store: AgentStore + ThreadStore + FileStore + DepStore + SystemStore {}
+impl<T: AgentStore + ThreadStore + FileStore + DepStore + SystemStore> Store for T {}
+
+/// Fan-out of committed events (in-process now; Redis across replicas later).
+pub trait EventBus: Send + Sync {
+    fn publish(&self, events: &[EventRecord]);
+    fn subscribe(&self) -> broadcast::Receiver<EventRecord>;
+}
+
+/// In-process bus over a tokio broadcast channel.
+pub struct LocalBus {
+    tx: broadcast::Sender<EventRecord>,
+}
+
+impl LocalBus {
+    pub fn new(capacity: usize) -> Self {
+        Self { tx: broadcast::channel(capacity).0 }
+    }
+}
+
+impl EventBus for LocalBus {
+    fn publish(&self, events: &[EventRecord]) {
+        for e in events {
+            // No subscriber is not an error: the store is the truth.
+            let _ = self.tx.send(e.clone());
+        }
+    }
+    fn subscribe(&self) -> broadcast::Receiver<EventRecord> {
+        self.tx.subscribe()
+    }
+}
+
+/// Leadership of singleton jobs: `true` while this process may run them.
+pub trait Leader: Send + Sync {
+    fn watch(&self, job: &str) -> watch::Receiver<bool>;
+}
+
+/// Single-process deployments lead every job.
+pub struct AlwaysLeader;
+
+impl Leader for AlwaysLeader {
+    fn watch(&self, _job: &str) -> watch::Receiver<bool> {
+        // The sender is dropped: the receiver keeps the last value (true) forever.
+        watch::channel(true).1
+    }
+}
+
+/// Source of `now`.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// Wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+    }
+}
+
+/// A clock tests and benchmarks move by hand.
+#[derive(Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self(Arc::new(AtomicI64::new(start.millis())))
+    }
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.millis(), Ordering::SeqCst);
+    }
+    pub fn advance_secs(&self, s: i64) {
+        self.0.fetch_add(s * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}

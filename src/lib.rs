@@ -1,0 +1,10 @@
+//! mcp-coordinator: a coordination server that stops AI coding agents working on one repository from
+//! overwriting each other's work.
+//!
+//! `core` is the domain (no transport or SQL types); `store` implements its storage ports on SQLite;
+//! `mcp` serves the 26 tools over streamable HTTP and stdio; `http` hosts health and the MCP mount;
+//! `jobs` runs the sweepers; `config` resolves settings; `app` wires everything; `lifecycle` owns tasks;
+//! `cli` parses commands.
+#![forbid(unsafe_code)]
+
+pub mod core;
