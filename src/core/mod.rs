@@ -7,11 +7,15 @@ pub mod announce;
 pub mod deps;
 pub mod error;
 pub mod events;
+mod facade;
 pub mod files;
 pub mod ids;
 pub mod paths;
 pub mod ports;
 pub mod principal;
 pub mod rows;
+pub mod status;
 pub mod threads;
 pub mod time;
+
+pub use facade::{Core, CoreSettings};

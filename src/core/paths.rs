@@ -100,7 +100,7 @@ impl RepoRoots {
             }
         }
         // Longest first: the longest component-wise match wins.
-        out.sort_by(|a, b| b.segments.len().cmp(&a.segments.len()));
+        out.sort_by_key(|r| std::cmp::Reverse(r.segments.len()));
         Self { roots: out }
     }
 

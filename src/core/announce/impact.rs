@@ -87,7 +87,8 @@ fn join(files: &[&RepoPath]) -> String {
 
 /// Layer 0 firings (0a/0b/0c), in rank order per agent.
 fn layer0(idx: &OrgIndex, q: &AnnounceQuery, acc: &mut HashMap<AgentId, Vec<Firing>>) {
-    let passes: [(&[RepoPath], &HashMap<RepoPath, Vec<ThreadId>>, u8, i64, &str); 3] = [
+    type Pass<'a> = (&'a [RepoPath], &'a HashMap<RepoPath, Vec<ThreadId>>, u8, i64, &'a str);
+    let passes: [Pass<'_>; 3] = [
         (&q.targets, &idx.thread_targets, 0, score::L0A, "announced same file"),
         (&q.depends, &idx.thread_targets, 1, score::L0B, "modifies my dependency"),
         (&q.targets, &idx.thread_depends, 2, score::L0C, "they depend on my target"),

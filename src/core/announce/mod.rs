@@ -5,8 +5,10 @@ pub mod conflicts;
 pub mod impact;
 pub mod index;
 mod model;
+pub mod ops;
 pub mod plan;
 
 pub use model::{
     ConflictReport, ConflictType, Impact, ImpactScore, Layer, PlanChecks, PlanMode, PlanQuality, Severity, score,
 };
+pub use ops::{AgentContext, AnnounceInput, AnnounceOutcome};

@@ -1,0 +1,188 @@
+//! `Core`: the cheap-clone handle every transport calls. It owns the ports, the per-org indexes and the per-org
+//! write lock that serialises an org's mutations so the indexes follow commit order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::announce::index::{ACTIVITY_WINDOW_SECS, IdxThread, OrgIndex, RESOLVED_WINDOW_SECS};
+use super::error::CoreResult;
+use super::events::EventRecord;
+use super::ids::OrgId;
+use super::paths::RepoRoots;
+use super::ports::{Clock, EventBus, Store};
+use super::principal::Principal;
+use super::time::Timestamp;
+
+/// Settings the domain needs (resolved by the config layer).
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub online_ttl_secs: i64,
+    pub working_files_ttl_min: i64,
+    pub repo_roots: RepoRoots,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self { online_ttl_secs: 900, working_files_ttl_min: 30, repo_roots: RepoRoots::default() }
+    }
+}
+
+/// Per-org state: the write lock and the scorer indexes.
+pub(crate) struct OrgSlot {
+    pub(crate) write: tokio::sync::Mutex<()>,
+    pub(crate) index: Mutex<OrgIndex>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: CoreSettings,
+    orgs: Mutex<HashMap<OrgId, Arc<OrgSlot>>>,
+    ensured: Mutex<HashSet<OrgId>>,
+}
+
+/// The domain facade.
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Core {
+    /// Builds the core and its indexes from the store.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        settings: CoreSettings,
+    ) -> CoreResult<Core> {
+        let core = Core {
+            inner: Arc::new(Inner {
+                store,
+                bus,
+                clock,
+                settings,
+                orgs: Mutex::new(HashMap::new()),
+                ensured: Mutex::new(HashSet::new()),
+            }),
+        };
+        core.rebuild_indexes().await?;
+        Ok(core)
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.inner.bus
+    }
+
+    pub fn settings(&self) -> &CoreSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn ttl(&self) -> i64 {
+        self.inner.settings.online_ttl_secs
+    }
+
+    /// The online cutoff at `now`.
+    pub(crate) fn online_cutoff(&self, now: Timestamp) -> Timestamp {
+        now.trunc_secs().minus_secs(self.ttl())
+    }
+
+    pub(crate) fn slot(&self, org: &OrgId) -> Arc<OrgSlot> {
+        let mut orgs = self.inner.orgs.lock();
+        orgs.entry(org.clone())
+            .or_insert_with(|| {
+                Arc::new(OrgSlot { write: tokio::sync::Mutex::new(()), index: Mutex::new(OrgIndex::new(self.ttl())) })
+            })
+            .clone()
+    }
+
+    /// Makes sure the caller's org row exists (once per process and org).
+    pub(crate) async fn ensure_org(&self, p: &Principal) -> CoreResult<()> {
+        if self.inner.ensured.lock().contains(&p.org) {
+            return Ok(());
+        }
+        self.inner.store.ensure_org(&p.org).await?;
+        self.inner.ensured.lock().insert(p.org.clone());
+        Ok(())
+    }
+
+    /// Publishes committed events.
+    pub(crate) fn publish(&self, events: &[EventRecord]) {
+        if !events.is_empty() {
+            self.inner.bus.publish(events);
+        }
+    }
+
+    /// Rebuilds every org's indexes from the store (boot, resync).
+    pub async fn rebuild_indexes(&self) -> CoreResult<()> {
+        let now = self.now();
+        let snap = self
+            .inner
+            .store
+            .index_snapshot(
+                now,
+                now.trunc_secs().minus_secs(RESOLVED_WINDOW_SECS),
+                now.trunc_secs().minus_secs(ACTIVITY_WINDOW_SECS),
+            )
+            .await?;
+        let mut fresh: HashMap<OrgId, OrgIndex> = HashMap::new();
+        let ttl = self.ttl();
+        for a in &snap.agents {
+            let i = fresh.entry(a.org_id.clone()).or_insert_with(|| OrgIndex::new(ttl));
+            let online = a.status == super::agents::AgentStatus::Online;
+            i.upsert_agent(&a.id, &a.name, &a.modules, online, a.last_seen_at);
+        }
+        for t in &snap.threads {
+            fresh
+                .entry(t.org_id.clone())
+                .or_insert_with(|| OrgIndex::new(ttl))
+                .upsert_thread(IdxThread::from_thread(t));
+        }
+        for r in &snap.activity {
+            fresh.entry(r.org_id.clone()).or_insert_with(|| OrgIndex::new(ttl)).record_activity(
+                &r.agent_id,
+                &r.file_path,
+                r.created_at,
+                r.symbols_touched.clone(),
+            );
+        }
+        for c in &snap.claims {
+            fresh.entry(c.org_id.clone()).or_insert_with(|| OrgIndex::new(ttl)).set_claim(
+                &c.agent_id,
+                &c.file_path,
+                Some(c.claim_until),
+            );
+        }
+        let mut deps: HashMap<OrgId, HashMap<String, Vec<String>>> = HashMap::new();
+        for (org, m) in &snap.modules {
+            deps.entry(org.clone()).or_default().insert(m.module_id.clone(), m.depends_on.clone());
+        }
+        for (org, d) in deps {
+            fresh.entry(org).or_insert_with(|| OrgIndex::new(ttl)).set_dependencies(d);
+        }
+        for (org, index) in fresh {
+            let slot = self.slot(&org);
+            *slot.index.lock() = index;
+        }
+        Ok(())
+    }
+
+    /// Forgets index entries that can no longer fire (the 60 s window roll).
+    pub fn roll_indexes(&self) {
+        let now = self.now();
+        let slots: Vec<Arc<OrgSlot>> = self.inner.orgs.lock().values().cloned().collect();
+        for s in slots {
+            s.index.lock().roll(now);
+        }
+    }
+}
