@@ -7,4 +7,12 @@
 //! `cli` parses commands.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod core;
+pub mod http;
+pub mod jobs;
+pub mod lifecycle;
+pub mod mcp;
+pub mod telemetry;

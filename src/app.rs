@@ -1,0 +1,184 @@
+//! Wiring: `App::build(Settings)` opens the store, starts the core, binds the HTTP listener (port 0 works; the
+//! real port is reported) and the background jobs; `App::run_until_stopped` serves until shutdown, then drains.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+
+use crate::config::{SessionMode, Settings};
+use crate::core::paths::RepoRoots;
+use crate::core::ports::{AlwaysLeader, Clock, LocalBus, SystemClock};
+use crate::core::{Core, CoreSettings};
+use crate::http::{AppState, ListenerInfo};
+use crate::jobs::{self, RetentionSweeper};
+use crate::lifecycle::Shutdown;
+use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::store::sqlite::{MigrateMode, SqliteStore};
+
+/// A built, listening server.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    core: Core,
+    shutdown: Shutdown,
+    addr: SocketAddr,
+    drain: Duration,
+    _lock: File,
+}
+
+/// Takes `<data dir>/server.lock` so two servers never share one SQLite file.
+fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
+    let dir = db.parent().context("database path has no parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let path = dir.join("server.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}: is the data directory writable?", path.display()))?;
+    if file.try_lock().is_err() {
+        bail!("another mcp-coordinator server already uses {} (lock {} is held)", dir.display(), path.display());
+    }
+    Ok(file)
+}
+
+/// Repo roots as written and canonicalised.
+pub fn repo_roots(settings: &Settings) -> RepoRoots {
+    let mut all: Vec<String> = Vec::new();
+    for r in &settings.repo_roots {
+        all.push(r.clone());
+        if let Ok(c) = std::fs::canonicalize(r) {
+            all.push(c.display().to_string());
+        }
+    }
+    RepoRoots::new(all)
+}
+
+/// Opens the store and starts the core (shared by the server and stdio).
+pub async fn build_core(settings: &Settings) -> anyhow::Result<Core> {
+    build_core_with(settings, Arc::new(SystemClock)).await
+}
+
+/// `build_core` with an explicit clock (tests drive time by hand).
+pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
+    let db = settings.database_file();
+    let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
+        .await
+        .context("store task failed")?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let core_settings = CoreSettings {
+        online_ttl_secs: settings.online_ttl_secs,
+        working_files_ttl_min: settings.working_files_ttl_min,
+        repo_roots: repo_roots(settings),
+    };
+    Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), clock, core_settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the coordinator state: {e}"))
+}
+
+impl App {
+    /// Opens the store, binds the listener and starts the jobs.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// `build` with an explicit clock.
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let lock = lock_data_dir(&settings.database_file())?;
+        let core = build_core_with(&settings, clock).await?;
+        let addr = SocketAddr::new(settings.bind, settings.port);
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
+        })?;
+        let addr = listener.local_addr().context("listener has no local address")?;
+        let shutdown = Shutdown::new();
+        let retention = settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
+        jobs::spawn_all(
+            &shutdown,
+            &core,
+            Arc::new(AlwaysLeader),
+            Duration::from_millis(settings.working_files_sweep_ms),
+            retention.clone(),
+        );
+        let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone(), false))).with_shutdown(shutdown.token());
+        let mut allowed_hosts = settings.allowed_hosts.clone();
+        if let Some(host) = settings.public_url.as_deref().and_then(public_host) {
+            allowed_hosts.push(host);
+        }
+        let mcp_cfg = McpHttpConfig {
+            stateful: settings.session_mode == SessionMode::Stateful,
+            json_response: settings.json_response,
+            allowed_hosts,
+            session_ttl: Duration::from_millis(settings.session_ttl_ms),
+            max_body_bytes: settings.max_body_bytes,
+            cancel: shutdown.token(),
+        };
+        let state_core = core.clone();
+        let state = AppState {
+            core,
+            started: Instant::now(),
+            shutdown: shutdown.token(),
+            info: ListenerInfo { http_port: addr.port(), bind_all: settings.bind.is_unspecified() },
+            retention,
+        };
+        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), settings.max_body_bytes);
+        tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
+        Ok(App { listener, router, core: state_core, shutdown, addr, drain: Duration::from_millis(settings.shutdown_drain_ms), _lock: lock })
+    }
+
+    /// The bound address (the real port when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The domain handle (tests and embedders).
+    pub fn core(&self) -> Core {
+        self.core.clone()
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `stop` resolves or the shutdown handle fires, then drains within the grace period.
+    pub async fn run_until_stopped(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let shutdown = self.shutdown.clone();
+        let token = shutdown.token();
+        let trigger = shutdown.clone();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = stop => trigger.trigger(),
+                _ = token.cancelled() => {}
+            }
+        });
+        let drain = self.drain;
+        let hard_stop = shutdown.token();
+        let result = tokio::select! {
+            r = serve.into_future() => r,
+            _ = async move { hard_stop.cancelled().await; tokio::time::sleep(drain).await } => {
+                tracing::warn!(component = "app", "connections still open after the drain period; closing them");
+                Ok(())
+            }
+        };
+        shutdown.trigger();
+        if !shutdown.wait(drain).await {
+            tracing::warn!(component = "app", "some background tasks did not stop within the drain period");
+        }
+        tracing::info!(component = "app", "stopped");
+        result.context("HTTP server failed")
+    }
+}
+
+fn public_host(url: &str) -> Option<String> {
+    let rest = url.split("://").nth(1)?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty()).then(|| host.to_owned())
+}

@@ -1,0 +1,319 @@
+//! The ONLY place that reads flags, environment variables and `~/.mcp-coordinator/config.json`. Precedence:
+//! flag > env > config.json > default. Everything is validated once into a typed `Settings`; an invalid value
+//! is a `ConfigError` naming the variable (exit code 64).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Default HTTP port.
+pub const DEFAULT_PORT: u16 = 3100;
+
+/// A configuration problem, with the setting it concerns.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{name}: {problem}")]
+    Invalid { name: String, problem: String },
+    #[error("config file {path}: {problem}")]
+    File { path: String, problem: String },
+}
+
+fn invalid(name: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name: name.to_owned(), problem: problem.into() }
+}
+
+/// MCP session handling of the streamable HTTP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    Stateless,
+    Stateful,
+}
+
+/// Retention in days per coordination table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub file_activity_days: i64,
+    pub events_days: i64,
+    pub inbox_days: i64,
+    pub thread_messages_days: i64,
+    pub action_summaries_days: i64,
+    pub layer_firings_days: i64,
+}
+
+/// Validated settings of one process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port: u16,
+    pub bind: IpAddr,
+    pub data_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub repo_roots: Vec<String>,
+    pub online_ttl_secs: i64,
+    pub working_files_ttl_min: i64,
+    pub working_files_sweep_ms: u64,
+    pub allowed_hosts: Vec<String>,
+    pub public_url: Option<String>,
+    pub session_mode: SessionMode,
+    pub session_ttl_ms: u64,
+    pub json_response: bool,
+    pub max_body_bytes: usize,
+    pub shutdown_drain_ms: u64,
+    pub migrate_on_boot: bool,
+    pub sweeper_enabled: bool,
+    pub retention: Retention,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+/// Values given on the command line (None = not given).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub port: Option<u16>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub repo_roots: Vec<String>,
+    pub max_body_bytes: Option<usize>,
+    pub working_files_ttl_min: Option<i64>,
+    pub working_files_sweep_ms: Option<u64>,
+    pub log_json: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FileServer {
+    port: Option<u16>,
+    data_dir: Option<String>,
+    bind: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    server: FileServer,
+}
+
+/// Where environment values come from (the process environment, or a map in tests).
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<S: std::hash::BuildHasher> Env for std::collections::HashMap<String, String, S> {
+    fn get(&self, key: &str) -> Option<String> {
+        std::collections::HashMap::get(self, key).cloned().filter(|v| !v.is_empty())
+    }
+}
+
+/// `~/.mcp-coordinator` (HOME from the environment).
+pub fn config_dir(env: &dyn Env) -> PathBuf {
+    let home = env.get("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".mcp-coordinator")
+}
+
+fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            problem: format!("malformed JSON ({e}); fix it or run `mcp-coordinator init` to recreate it"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(ConfigError::File { path: path.display().to_string(), problem: e.to_string() }),
+    }
+}
+
+fn parse<T: std::str::FromStr>(env: &dyn Env, name: &str) -> Result<Option<T>, ConfigError> {
+    env.get(name)
+        .map(|v| v.trim().parse::<T>().map_err(|_| invalid(name, format!("cannot parse {v:?}"))))
+        .transpose()
+}
+
+fn parse_bool(env: &dyn Env, name: &str) -> Result<Option<bool>, ConfigError> {
+    env.get(name)
+        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(invalid(name, format!("expected true or false, got {v:?}"))),
+        })
+        .transpose()
+}
+
+fn positive(env: &dyn Env, name: &str, default: i64) -> Result<i64, ConfigError> {
+    match parse::<i64>(env, name)? {
+        Some(v) if v > 0 => Ok(v),
+        Some(_) => Err(invalid(name, "must be a positive integer")),
+        None => Ok(default),
+    }
+}
+
+fn list(env: &dyn Env, name: &str) -> Vec<String> {
+    env.get(name)
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+impl Settings {
+    /// Resolves settings from flags, the environment and config.json.
+    pub fn resolve(flags: &Flags, env: &dyn Env) -> Result<Settings, ConfigError> {
+        let config_dir = config_dir(env);
+        let file = read_file(&config_dir.join("config.json"))?;
+        let port = match flags.port {
+            Some(p) => p,
+            None => parse::<u16>(env, "PORT")?.or(file.server.port).unwrap_or(DEFAULT_PORT),
+        };
+        let bind_text = flags
+            .bind
+            .clone()
+            .or_else(|| env.get("COORDINATOR_BIND"))
+            .or(file.server.bind)
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let bind: IpAddr = bind_text.parse().map_err(|_| invalid("COORDINATOR_BIND", format!("not an IP address: {bind_text:?}")))?;
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| env.get("COORDINATOR_DATA_DIR").map(PathBuf::from))
+            .or_else(|| file.server.data_dir.map(PathBuf::from))
+            .unwrap_or_else(|| config_dir.join("data"));
+        let data_dir = database_path(flags.database_url.clone().or_else(|| env.get("COORDINATOR_DATABASE_URL")), data_dir)?;
+        let repo_roots = if flags.repo_roots.is_empty() {
+            env.get("COORDINATOR_REPO_ROOT")
+                .map(|v| std::env::split_paths(&v).map(|p| p.display().to_string()).collect())
+                .unwrap_or_default()
+        } else {
+            flags.repo_roots.clone()
+        };
+        for r in &repo_roots {
+            if !Path::new(r).is_absolute() {
+                return Err(invalid("COORDINATOR_REPO_ROOT", format!("repo roots must be absolute paths: {r:?}")));
+            }
+        }
+        let session_mode = match env.get("COORDINATOR_MCP_SESSION_MODE").as_deref() {
+            None | Some("stateless") => SessionMode::Stateless,
+            Some("stateful") => SessionMode::Stateful,
+            Some(other) => return Err(invalid("COORDINATOR_MCP_SESSION_MODE", format!("expected stateless or stateful, got {other:?}"))),
+        };
+        let online_ttl_secs = match parse::<i64>(env, "COORDINATOR_AGENT_ONLINE_TTL_SECONDS") {
+            Ok(Some(v)) if v > 0 => v,
+            _ => 900, // invalid or ≤ 0 → default (threads.md §1.2)
+        };
+        let log_json = match flags.log_json {
+            Some(v) => v,
+            None => parse_bool(env, "COORDINATOR_LOG_JSON")?.unwrap_or(true),
+        };
+        Ok(Settings {
+            port,
+            bind,
+            data_dir,
+            config_dir,
+            repo_roots,
+            online_ttl_secs,
+            working_files_ttl_min: match flags.working_files_ttl_min {
+                Some(v) if v > 0 => v,
+                Some(_) => return Err(invalid("--working-files-ttl-min", "must be a positive integer")),
+                None => positive(env, "COORDINATOR_WORKING_FILES_TTL_MIN", 30)?,
+            },
+            working_files_sweep_ms: match flags.working_files_sweep_ms {
+                Some(v) => v,
+                None => positive(env, "COORDINATOR_WORKING_FILES_SWEEP_INTERVAL_MS", 60_000)?.unsigned_abs(),
+            },
+            allowed_hosts: list(env, "COORDINATOR_ALLOWED_HOSTS"),
+            public_url: env.get("COORDINATOR_PUBLIC_URL"),
+            session_mode,
+            session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
+            json_response: parse_bool(env, "COORDINATOR_MCP_JSON_RESPONSE")?.unwrap_or(true),
+            max_body_bytes: match flags.max_body_bytes {
+                Some(v) => v,
+                None => positive(env, "COORDINATOR_MAX_BODY_BYTES", 1_048_576)?.unsigned_abs() as usize,
+            },
+            shutdown_drain_ms: positive(env, "COORDINATOR_SHUTDOWN_DRAIN_MS", 5_000)?.unsigned_abs(),
+            migrate_on_boot: parse_bool(env, "COORDINATOR_MIGRATE_ON_BOOT")?.unwrap_or(true),
+            sweeper_enabled: parse_bool(env, "COORDINATOR_SWEEPER_ENABLED")?.unwrap_or(true),
+            retention: Retention {
+                file_activity_days: positive(env, "COORDINATOR_FILE_ACTIVITY_RETENTION_DAYS", 7)?,
+                events_days: positive(env, "COORDINATOR_EVENTS_RETENTION_DAYS", 7)?,
+                inbox_days: positive(env, "COORDINATOR_INBOX_RETENTION_DAYS", 7)?,
+                thread_messages_days: positive(env, "COORDINATOR_THREAD_MESSAGES_RETENTION_DAYS", 30)?,
+                action_summaries_days: positive(env, "COORDINATOR_ACTION_SUMMARIES_RETENTION_DAYS", 30)?,
+                layer_firings_days: positive(env, "COORDINATOR_LAYER_FIRINGS_RETENTION_DAYS", 30)?,
+            },
+            log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
+            log_json,
+        })
+    }
+
+    /// The SQLite database file.
+    pub fn database_file(&self) -> PathBuf {
+        if self.data_dir.extension().is_some_and(|e| e == "db") {
+            self.data_dir.clone()
+        } else {
+            self.data_dir.join("coordinator.db")
+        }
+    }
+}
+
+/// `COORDINATOR_DATABASE_URL`: unset → `<data_dir>/coordinator.db`; `sqlite://<path>` → that file.
+fn database_path(url: Option<String>, data_dir: PathBuf) -> Result<PathBuf, ConfigError> {
+    match url {
+        None => Ok(data_dir),
+        Some(u) if u.starts_with("sqlite://") => {
+            let p = PathBuf::from(u.trim_start_matches("sqlite://"));
+            if p.as_os_str().is_empty() {
+                return Err(invalid("COORDINATOR_DATABASE_URL", "sqlite:// needs a file path"));
+            }
+            Ok(p)
+        }
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Err(invalid(
+            "COORDINATOR_DATABASE_URL",
+            "Postgres storage is not available in this version; unset it to use the embedded SQLite store",
+        )),
+        Some(u) => Err(invalid("COORDINATOR_DATABASE_URL", format!("unsupported scheme in {u:?} (use sqlite://<path>)"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap();
+        assert_eq!((s.port, s.bind.to_string()), (3100, "127.0.0.1".to_owned()));
+        assert_eq!(s.data_dir, home.path().join(".mcp-coordinator/data"));
+        std::fs::create_dir_all(home.path().join(".mcp-coordinator")).unwrap();
+        std::fs::write(home.path().join(".mcp-coordinator/config.json"), r#"{"server":{"port":4000},"x":1}"#).unwrap();
+        assert_eq!(Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().port, 4000);
+        assert_eq!(Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("PORT", "4100")])).unwrap().port, 4100);
+        let flags = Flags { port: Some(4200), ..Flags::default() };
+        assert_eq!(Settings::resolve(&flags, &env(&[("HOME", &h), ("PORT", "4100")])).unwrap().port, 4200);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("PORT", "http")])).unwrap_err();
+        assert!(e.to_string().starts_with("PORT:"), "{e}");
+        let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("COORDINATOR_BIND", "localhost:1")])).unwrap_err();
+        assert!(e.to_string().contains("COORDINATOR_BIND"));
+        std::fs::create_dir_all(home.path().join(".mcp-coordinator")).unwrap();
+        std::fs::write(home.path().join(".mcp-coordinator/config.json"), "{oops").unwrap();
+        let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap_err();
+        assert!(e.to_string().contains("malformed JSON"), "{e}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `/livez`, `/healthz`, `/health`, `/readyz`: probes that never need auth or a Host match. Readiness is 503
+//! while the store does not answer, the schema is not the one this binary expects, or the process drains.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn uptime(started: Instant) -> u64 {
+    started.elapsed().as_secs()
+}
+
+pub async fn livez(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "alive", "uptime_seconds": uptime(s.started), "version": VERSION}))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "alive"}))
+}
+
+pub async fn health(State(s): State<AppState>) -> Json<Value> {
+    let storage = s.core.store().ping().await.is_ok();
+    let mut warnings: Vec<String> = Vec::new();
+    if s.info.bind_all {
+        warnings.push("listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into());
+    }
+    if let Some(r) = &s.retention {
+        if r.status().circuit_open {
+            warnings.push("retention sweeper circuit breaker is open".into());
+        }
+    }
+    Json(json!({
+        "status": "ok",
+        "version": VERSION,
+        "uptime_seconds": uptime(s.started),
+        "storage": {"ok": storage, "backend": "sqlite"},
+        "redis": null,
+        "auth_enabled": false,
+        "oauth_enabled": false,
+        "jwt_secret_set": false,
+        "http_port": s.info.http_port,
+        "mqtt_tcp_port": null,
+        "repo_roots": s.core.settings().repo_roots.display(),
+        "warnings": warnings,
+    }))
+}
+
+pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let db = s.core.store().ping().await.is_ok();
+    let (version, expected) = s.core.store().schema_version().await.unwrap_or((0, -1));
+    let schema_ok = db && version == expected;
+    let draining = s.shutdown.is_cancelled();
+    let ready = db && schema_ok && !draining;
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {
+            "db": {"ok": db},
+            "schema": {"ok": schema_ok, "version": version, "expected": expected},
+            "mqtt": {"ok": true, "embedded": false},
+        },
+        "draining": draining,
+    });
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
+}

@@ -1,0 +1,6 @@
+//! Full-app tests through a real MCP client (rmcp) over streamable HTTP and stdio.
+
+mod bad_input;
+mod lifecycle;
+mod scoring;
+mod transport;

@@ -1,0 +1,111 @@
+//! Test harness: `spawn_app()` runs the real App on an OS-assigned port with a temporary data dir and a manual
+//! clock, plus rmcp client helpers for streamable HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_coordinator::app::App;
+use mcp_coordinator::config::{Flags, Settings};
+use mcp_coordinator::core::Core;
+use mcp_coordinator::core::ports::ManualClock;
+use mcp_coordinator::core::time::Timestamp;
+use mcp_coordinator::lifecycle::Shutdown;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+
+/// A running app.
+pub struct TestApp {
+    pub url: String,
+    pub base: String,
+    pub core: Core,
+    pub clock: ManualClock,
+    pub dir: tempfile::TempDir,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// 2026-11-25 10:00:00 UTC.
+pub const T0: Timestamp = Timestamp::from_secs(1_795_600_800);
+
+pub fn settings(dir: &std::path::Path, extra: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("HOME".into(), dir.display().to_string());
+    env.insert("PORT".into(), "0".into());
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    let flags = Flags { data_dir: Some(dir.join("data")), ..Flags::default() };
+    Settings::resolve(&flags, &env).unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let app = App::build_with_clock(settings(dir.path(), extra), Arc::new(clock.clone())).await.unwrap();
+    let addr = app.addr();
+    let core = app.core();
+    let shutdown = app.shutdown();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { url: format!("http://{addr}/mcp"), base: format!("http://{addr}"), core, clock, dir, shutdown }
+}
+
+pub type Client = RunningService<RoleClient, ()>;
+
+pub async fn connect(url: &str) -> Client {
+    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+    ().serve(transport).await.unwrap()
+}
+
+pub fn params(name: &'static str, args: Value) -> CallToolRequestParams {
+    let Value::Object(args) = args else { panic!("arguments must be an object") };
+    CallToolRequestParams::new(name).with_arguments(args)
+}
+
+pub fn text(result: &CallToolResult) -> String {
+    assert_eq!(result.content.len(), 1, "exactly one content item");
+    result.content[0].as_text().map(|t| t.text.clone()).unwrap()
+}
+
+/// Calls a tool and parses the JSON result; panics on a tool error.
+pub async fn call(c: &Client, name: &'static str, args: Value) -> Value {
+    let r = c.call_tool(params(name, args)).await.unwrap();
+    let t = text(&r);
+    assert_ne!(r.is_error, Some(true), "{name} failed: {t}");
+    serde_json::from_str(&t).unwrap_or(Value::String(t))
+}
+
+/// Calls a tool expecting a tool error; returns its message.
+pub async fn call_err(c: &Client, name: &'static str, args: Value) -> String {
+    let r = c.call_tool(params(name, args)).await.unwrap();
+    assert_eq!(r.is_error, Some(true), "{name} should fail, got {}", text(&r));
+    text(&r)
+}
+
+/// Polls `condition` until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, condition: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition().await
+}
