@@ -16,3 +16,4 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod mcp;
 pub mod telemetry;
+pub mod store;
