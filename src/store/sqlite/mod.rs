@@ -10,9 +10,9 @@ mod deps;
 mod events;
 mod files;
 mod introspections;
+mod messages;
 mod migrate;
 mod system;
-mod messages;
 mod thread_changes;
 mod thread_rows;
 mod threads;
@@ -48,6 +48,12 @@ pub enum MigrateMode {
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
 }
 
 struct Inner {
