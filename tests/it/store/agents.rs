@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use mcp_coordinator::core::agents::{Activity, ActivityStatus, AgentStatus};
 use mcp_coordinator::core::files::WorkingClaim;
 use mcp_coordinator::core::ids::ThreadId;
-use mcp_coordinator::core::ports::{Store, ThreadChange};
+use mcp_coordinator::core::ports::{DepartureDecision, Store, ThreadChange, ThreadState};
 use mcp_coordinator::core::threads::{ResolutionType, ThreadStatus};
 
 use super::fixtures::*;
@@ -131,29 +131,7 @@ pub async fn departure_applies_decisions_in_one_transaction(s: Arc<dyn Store>) {
     };
     s.start_claim(&claim, at(5)).await.unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = Arc::clone(&seen);
-    let (rid, cid) = (respondent.id.clone(), claimed.id.clone());
-    let decide = Box::new(move |states: Vec<mcp_coordinator::core::ports::ThreadState>| {
-        let mut changes = Vec::new();
-        for st in states {
-            seen2.lock().unwrap().push(st.thread.id.clone());
-            let mut t = st.thread.clone();
-            t.expected_respondents.retain(|a| a.as_str() != "leaver");
-            let mut events = vec![];
-            if t.id == rid {
-                t.status = ThreadStatus::Resolved;
-                t.resolution_type = Some(ResolutionType::AgentDeparture);
-                t.resolution_summary = Some("Resolved: no respondent remains".into());
-                t.resolved_at = Some(at(10));
-                events.push(resolved_event(&t, ResolutionType::AgentDeparture));
-            } else if t.id == cid {
-                t.claimed_by = None;
-                t.claimed_at = None;
-            }
-            changes.push(ThreadChange { thread: t, messages: vec![], events, expire_introspections: false });
-        }
-        changes
-    });
+    let decide = leaver_decision(respondent.id.clone(), claimed.id.clone(), Arc::clone(&seen));
     let (updates, records) =
         s.depart_agent(&o, &aid("leaver"), at(10), decide, offline_event("leaver")).await.unwrap().unwrap();
     assert_eq!(
@@ -179,4 +157,29 @@ pub async fn departure_applies_decisions_in_one_transaction(s: Arc<dyn Store>) {
     assert_eq!((act[0].activity_status, act[0].current_file.clone()), (ActivityStatus::Offline, None));
     let snap = s.index_snapshot(at(10), at(0), at(0)).await.unwrap();
     assert!(snap.claims.is_empty(), "working-file claims deleted");
+}
+
+/// Resolves `resolve` by departure, clears the claim on `unclaim`, records which threads it was shown.
+fn leaver_decision(resolve: ThreadId, unclaim: ThreadId, seen: Arc<Mutex<Vec<ThreadId>>>) -> DepartureDecision {
+    Box::new(move |states: Vec<ThreadState>| {
+        let mut changes = Vec::new();
+        for st in states {
+            seen.lock().unwrap().push(st.thread.id.clone());
+            let mut t = st.thread.clone();
+            t.expected_respondents.retain(|a| a.as_str() != "leaver");
+            let mut events = vec![];
+            if t.id == resolve {
+                t.status = ThreadStatus::Resolved;
+                t.resolution_type = Some(ResolutionType::AgentDeparture);
+                t.resolution_summary = Some("Resolved: no respondent remains".into());
+                t.resolved_at = Some(at(10));
+                events.push(resolved_event(&t, ResolutionType::AgentDeparture));
+            } else if t.id == unclaim {
+                t.claimed_by = None;
+                t.claimed_at = None;
+            }
+            changes.push(ThreadChange { thread: t, messages: vec![], events, expire_introspections: false });
+        }
+        changes
+    })
 }

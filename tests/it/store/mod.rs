@@ -38,7 +38,7 @@ macro_rules! conformance {
                     json_and_times_round_trip_byte_identical, update_thread_applies_decision,
                     failing_decision_writes_nothing, failing_write_rolls_back_everything, update_thread_is_org_scoped,
                     list_threads_filters_and_order, thread_updates_rules, timed_out_threads_deadline,
-                    introspection_lifecycle;
+                    introspection_lifecycle, introspection_on_dead_thread_does_not_join;
                 claims: claim_success_and_refusals, claim_conflict_on_shared_target_file;
                 files: file_activity_and_session_files, agents_on_file_grouping, hot_files_rules,
                     working_file_claims, action_summaries, dependency_map;

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use mcp_coordinator::core::deps::ModuleInfo;
 use mcp_coordinator::core::files::WorkingClaim;
-use mcp_coordinator::core::ids::SessionId;
+use mcp_coordinator::core::ids::{OrgId, SessionId};
 use mcp_coordinator::core::ports::{NewAnnouncement, RetainedTable, Store, ThreadChange, ThreadFilter};
+use mcp_coordinator::core::threads::{Introspection, Thread};
 use mcp_coordinator::core::threads::{MessageType, ThreadStatus};
 
 use super::files::{activity, log};
@@ -32,30 +33,7 @@ pub async fn org_isolation(s: Arc<dyn Store>) {
     let (a, b) = (org("org-a"), org("org-b"));
     s.ensure_org(&a).await.unwrap();
     s.ensure_org(&b).await.unwrap();
-    // Same ids in both orgs are different rows.
-    s.register_agent(&agent(&a, "x", "in A", at(0)), online_event("x")).await.unwrap();
-    s.register_agent(&agent(&b, "x", "in B", at(0)), online_event("x")).await.unwrap();
-    assert_eq!(s.get_agent(&a, &aid("x")).await.unwrap().unwrap().name, "in A");
-    let mut t = thread(&a, "x", &["f.rs"], at(0));
-    t.expected_respondents = vec![aid("y")];
-    let i = introspection(&t, "y", at(0));
-    let mut ann = NewAnnouncement { firings: vec![(aid("y"), "L1".into(), 100)], ..announcement(&t) };
-    ann.introspections = vec![i.clone()];
-    s.record_announcement(ann, at(0)).await.unwrap();
-    make_resolving(&s, &t, at(1)).await;
-    log(&s, activity(&a, "s", "x", "f.rs", at(1))).await;
-    log(&s, activity(&a, "s", "y", "f.rs", at(1))).await;
-    s.upsert_modules(&a, &[ModuleInfo { module_id: "m".into(), depends_on: vec![], exports: vec![], owners: vec![] }])
-        .await
-        .unwrap();
-    let claim = WorkingClaim {
-        org_id: a.clone(),
-        agent_id: aid("x"),
-        file_path: path("f.rs"),
-        started_at: at(0),
-        claim_until: at(999),
-    };
-    s.start_claim(&claim, at(0)).await.unwrap();
+    let (t, i) = seed_org(&s, &a, &b).await;
     // Nothing of org A is visible through org B.
     assert_eq!(s.list_agents(&b).await.unwrap().len(), 1);
     assert!(s.get_thread(&b, &t.id).await.unwrap().is_none());
@@ -185,4 +163,33 @@ pub async fn schema_version_and_ping(s: Arc<dyn Store>) {
     assert_eq!(applied, expected);
     assert!(expected >= 1);
     s.ping().await.unwrap();
+}
+
+/// Agent "x" in both orgs; in `a` a resolving thread with an introspection, activity, a module and a claim.
+async fn seed_org(s: &Arc<dyn Store>, a: &OrgId, b: &OrgId) -> (Thread, Introspection) {
+    // Same ids in both orgs are different rows.
+    s.register_agent(&agent(a, "x", "in A", at(0)), online_event("x")).await.unwrap();
+    s.register_agent(&agent(b, "x", "in B", at(0)), online_event("x")).await.unwrap();
+    assert_eq!(s.get_agent(a, &aid("x")).await.unwrap().unwrap().name, "in A");
+    let mut t = thread(a, "x", &["f.rs"], at(0));
+    t.expected_respondents = vec![aid("y")];
+    let i = introspection(&t, "y", at(0));
+    let mut ann = NewAnnouncement { firings: vec![(aid("y"), "L1".into(), 100)], ..announcement(&t) };
+    ann.introspections = vec![i.clone()];
+    s.record_announcement(ann, at(0)).await.unwrap();
+    make_resolving(s, &t, at(1)).await;
+    log(s, activity(a, "s", "x", "f.rs", at(1))).await;
+    log(s, activity(a, "s", "y", "f.rs", at(1))).await;
+    s.upsert_modules(a, &[ModuleInfo { module_id: "m".into(), depends_on: vec![], exports: vec![], owners: vec![] }])
+        .await
+        .unwrap();
+    let claim = WorkingClaim {
+        org_id: a.clone(),
+        agent_id: aid("x"),
+        file_path: path("f.rs"),
+        started_at: at(0),
+        claim_until: at(999),
+    };
+    s.start_claim(&claim, at(0)).await.unwrap();
+    (t, i)
 }

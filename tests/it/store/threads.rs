@@ -7,7 +7,7 @@ use mcp_coordinator::core::error::CoreError;
 use mcp_coordinator::core::events::DomainEvent;
 use mcp_coordinator::core::ids::{RunId, ThreadId};
 use mcp_coordinator::core::ports::{NewAnnouncement, Store, StoreError, ThreadChange, ThreadFilter};
-use mcp_coordinator::core::threads::{IntrospectionStatus, MessageType, ThreadStatus};
+use mcp_coordinator::core::threads::{IntrospectionStatus, MessageType, Thread, ThreadStatus};
 
 use super::fixtures::*;
 
@@ -287,16 +287,8 @@ pub async fn introspection_lifecycle(s: Arc<dyn Store>) {
     let pend = s.pending_introspections(&o, &aid("g"), 100).await.unwrap();
     assert_eq!(pend.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [newer.id.clone(), older.id.clone()]);
     assert_eq!(s.pending_introspections(&o, &aid("g"), 1).await.unwrap().len(), 1);
-    let completed = |id: &str, agent: &str, concerned: bool| DomainEvent::IntrospectionCompleted {
-        introspection_id: id.into(),
-        thread_id: t.id.to_string(),
-        agent_id: agent.into(),
-        concerned,
-        reason: "r".into(),
-        joined: false,
-    };
     let (row, joined, ev) = s
-        .respond_introspection(&o, &newer.id, true, "it touches my code", at(2), completed(&newer.id, "g", true))
+        .respond_introspection(&o, &newer.id, true, "it touches my code", at(2), completed(&t, &newer.id, "g", true))
         .await
         .unwrap()
         .unwrap();
@@ -310,45 +302,62 @@ pub async fn introspection_lifecycle(s: Arc<dyn Store>) {
     assert_eq!(s.get_thread(&o, &t.id).await.unwrap().unwrap().expected_respondents, vec![aid("b"), aid("g")]);
     // Second response: no-op. Already a respondent: not joined again.
     assert!(
-        s.respond_introspection(&o, &newer.id, true, "again", at(3), completed(&newer.id, "g", true))
+        s.respond_introspection(&o, &newer.id, true, "again", at(3), completed(&t, &newer.id, "g", true))
             .await
             .unwrap()
             .is_none()
     );
     let (_, joined, ev) = s
-        .respond_introspection(&o, &older.id, true, "x", at(3), completed(&older.id, "g", true))
+        .respond_introspection(&o, &older.id, true, "x", at(3), completed(&t, &older.id, "g", true))
         .await
         .unwrap()
         .unwrap();
     assert!(!joined);
     assert_eq!(ev[0].payload["joined"], false);
     let (row, joined, _) = s
-        .respond_introspection(&o, &calm.id, false, "fine", at(3), completed(&calm.id, "h", false))
+        .respond_introspection(&o, &calm.id, false, "fine", at(3), completed(&t, &calm.id, "h", false))
         .await
         .unwrap()
         .unwrap();
     assert_eq!((joined, row.concerned), (false, Some(false)));
     assert!(
-        s.respond_introspection(&o, "missing", true, "x", at(3), completed("missing", "g", true))
+        s.respond_introspection(&o, "missing", true, "x", at(3), completed(&t, "missing", "g", true))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        s.respond_introspection(&org("x"), &older.id, true, "x", at(3), completed(&older.id, "g", true))
+        s.respond_introspection(&org("x"), &older.id, true, "x", at(3), completed(&t, &older.id, "g", true))
             .await
             .unwrap()
             .is_none()
     );
-    // Concerned response on a thread that is no longer live does not join.
+}
+
+pub async fn introspection_on_dead_thread_does_not_join(s: Arc<dyn Store>) {
+    let o = default_org();
     let mut dead = thread(&o, "a", &["2.rs"], at(0));
     dead.status = ThreadStatus::Cancelled;
     let late = introspection(&dead, "z", at(0));
     let mut ann = announcement(&dead);
     ann.introspections = vec![late.clone()];
     s.record_announcement(ann, at(0)).await.unwrap();
-    let (_, joined, _) =
-        s.respond_introspection(&o, &late.id, true, "x", at(4), completed(&late.id, "z", true)).await.unwrap().unwrap();
+    let (_, joined, _) = s
+        .respond_introspection(&o, &late.id, true, "x", at(4), completed(&dead, &late.id, "z", true))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!joined);
     assert!(s.get_thread(&o, &dead.id).await.unwrap().unwrap().expected_respondents.is_empty());
+}
+
+fn completed(t: &Thread, id: &str, agent: &str, concerned: bool) -> DomainEvent {
+    DomainEvent::IntrospectionCompleted {
+        introspection_id: id.into(),
+        thread_id: t.id.to_string(),
+        agent_id: agent.into(),
+        concerned,
+        reason: "r".into(),
+        joined: false,
+    }
 }
