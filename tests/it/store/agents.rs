@@ -183,3 +183,11 @@ fn leaver_decision(resolve: ThreadId, unclaim: ThreadId, seen: Arc<Mutex<Vec<Thr
         changes
     })
 }
+
+pub async fn writes_require_an_existing_org(s: Arc<dyn Store>) {
+    let ghost = org("never-created");
+    let err = s.register_agent(&agent(&ghost, "a", "A", at(0)), online_event("a")).await.unwrap_err();
+    assert!(matches!(err, mcp_coordinator::core::ports::StoreError::Constraint(_)), "{err:?}");
+    assert!(s.list_agents(&ghost).await.unwrap().is_empty());
+    assert!(s.events_after(&ghost, 0, 10).await.unwrap().is_empty());
+}

@@ -33,7 +33,7 @@ macro_rules! conformance {
             checks! { $factory;
                 agents: register_upserts_keeping_registered_at, touch_refreshes_liveness, heartbeat_replaces_activity,
                     listing_order_and_online_filter, ensure_org_is_idempotent, departure_unknown_agent,
-                    departure_applies_decisions_in_one_transaction;
+                    departure_applies_decisions_in_one_transaction, writes_require_an_existing_org;
                 threads: announcement_round_trip, announcer_is_registered_implicitly,
                     json_and_times_round_trip_byte_identical, update_thread_applies_decision,
                     failing_decision_writes_nothing, failing_write_rolls_back_everything, update_thread_is_org_scoped,

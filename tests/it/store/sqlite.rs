@@ -207,3 +207,44 @@ async fn raw_column_formats() {
 fn path_of(s: &str) -> mcp_coordinator::core::paths::RepoPath {
     path(s)
 }
+
+/// Two stores on one file are two writer connections: `BEGIN IMMEDIATE` + `busy_timeout` + the CAS conditions
+/// still yield exactly one claim and one resolution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_race_safely() {
+    let (_dir, path) = db();
+    let first: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let second: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let o = default_org();
+    let t = thread(&o, "init", &["f.rs"], at(0));
+    announce(&first, &t).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { Arc::clone(&first) } else { Arc::clone(&second) };
+        let (o, id) = (o.clone(), t.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let w = format!("w{i}");
+            let ev = super::claims::claimed_event(&id, &w, at(1));
+            s.claim_task(&o, &id, &aid(&w), at(1), ev).await.unwrap().is_ok()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    make_resolving(&second, &t, at(2)).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { Arc::clone(&first) } else { Arc::clone(&second) };
+        let (o, id) = (o.clone(), t.id.clone());
+        tasks
+            .push(tokio::spawn(async move { s.update_thread(&o, &id, at(3), approve(&format!("r{i}"), at(3))).await }));
+    }
+    for task in tasks {
+        let _ = task.await.unwrap();
+    }
+    let events = first.events_after(&o, 0, 1000).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "thread_resolved").count(), 1);
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=events.len() as i64).collect::<Vec<_>>());
+}
