@@ -1,8 +1,9 @@
 //! `SqliteStore`: the SQLite implementation of every store port (storage.md §3). One writer connection behind a
 //! mutex (each write is one `BEGIN IMMEDIATE` transaction, committed at the end, rolled back on any error) and a
-//! small lazily-filled pool of reader connections; every call runs on `spawn_blocking`, because an announcement must
-//! commit in well under a millisecond and rusqlite calls are synchronous (docs/decisions/0001). Statements are
-//! prepared once per connection (`prepare_cached`). Must not contain domain rules: decisions come from the core.
+//! small lazily-filled pool of reader connections. rusqlite rather than sqlx because an announcement must commit in
+//! well under a millisecond (docs/decisions/0001); its calls block, so every call runs on `spawn_blocking`.
+//! Statements are prepared once per connection (`prepare_cached`). Must not contain domain rules: decisions arrive
+//! from the core as closures and run inside our transactions.
 
 mod agents;
 mod codec;
