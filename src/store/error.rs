@@ -47,3 +47,41 @@ pub(crate) fn join_error(e: tokio::task::JoinError) -> StoreError {
 pub(crate) fn io_error(what: &str, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{what}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+
+    fn err(conn: &Connection, sql: &str) -> StoreError {
+        StoreError::from(conn.execute_batch(sql).unwrap_err())
+    }
+
+    #[test]
+    fn classifies_by_kind() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").unwrap();
+        assert!(matches!(err(&c, "INSERT INTO t (v) VALUES (NULL)"), StoreError::Constraint(_)));
+        assert!(matches!(err(&c, "SELEC 1"), StoreError::Other(_)));
+        let conv = c.query_row("SELECT 'x'", [], |r| r.get::<_, i64>(0)).unwrap_err();
+        assert!(matches!(StoreError::from(conv), StoreError::Corrupt(_)));
+        let dir = tempfile::tempdir().unwrap();
+        let missing =
+            Connection::open_with_flags(dir.path().join("no/such/dir.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .unwrap_err();
+        assert!(StoreError::from(missing).is_unavailable());
+    }
+
+    #[test]
+    fn busy_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let a = Connection::open(&path).unwrap();
+        let b = Connection::open(&path).unwrap();
+        b.busy_timeout(std::time::Duration::from_millis(10)).unwrap();
+        a.execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);").unwrap();
+        let e = StoreError::from(b.execute_batch("BEGIN IMMEDIATE").unwrap_err());
+        assert!(e.is_unavailable(), "{e:?}");
+    }
+}

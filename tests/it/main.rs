@@ -1,4 +1,7 @@
-//! The one integration test binary.
+//! The one integration test binary: full-app tests over real transports, the store conformance suite and the
+//! scoring equivalence property test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod store;
 mod support;

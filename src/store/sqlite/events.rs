@@ -73,4 +73,3 @@ pub(super) fn latest(conn: &Connection, org: &OrgId, limit: usize) -> StoreResul
     let rows = stmt.query_map(params![org.as_str(), codec::limit(limit)], record)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
-

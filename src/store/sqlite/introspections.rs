@@ -70,7 +70,12 @@ pub(super) fn get(conn: &Connection, org: &OrgId, id: &str) -> StoreResult<Optio
 }
 
 /// Pending introspections of an agent, newest first.
-pub(super) fn pending(conn: &Connection, org: &OrgId, agent: &AgentId, limit: usize) -> StoreResult<Vec<Introspection>> {
+pub(super) fn pending(
+    conn: &Connection,
+    org: &OrgId,
+    agent: &AgentId,
+    limit: usize,
+) -> StoreResult<Vec<Introspection>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM introspections WHERE org_id = ?1 AND agent_id = ?2 AND status = 'pending' \
          ORDER BY created_at DESC, rowid DESC LIMIT ?3"

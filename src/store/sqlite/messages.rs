@@ -57,7 +57,7 @@ pub(super) fn insert(conn: &Connection, messages: &[Message]) -> StoreResult<()>
 /// Messages of one thread, by `created_at` then id.
 pub(super) fn of_thread(conn: &Connection, org: &OrgId, thread: &ThreadId) -> StoreResult<Vec<Message>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {M_COLS} FROM thread_messages m WHERE m.thread_id = ?1 AND m.org_id = ?2 ORDER BY m.created_at, m.id"
+        "SELECT {M_COLS} FROM thread_messages m WHERE m.thread_id = ?1 AND m.org_id = ?2 ORDER BY m.created_at, m.rowid"
     ))?;
     let rows = stmt.query_map(params![thread.as_str(), org.as_str()], decode)?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -60,7 +60,7 @@ pub fn pending(path: &Path) -> StoreResult<Vec<(i64, String)>> {
 pub(super) fn apply(conn: &Connection, path: &Path) -> StoreResult<MigrationReport> {
     let mut report = MigrationReport { from: -1, to: 0, applied: Vec::new() };
     loop {
-        let tx = conn.unchecked_transaction_exclusive()?;
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Exclusive)?;
         let current = check(&tx, path)?;
         if report.from < 0 {
             report.from = current;
@@ -150,15 +150,4 @@ fn checksum(sql: &str) -> String {
 
 fn now_t1() -> String {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis()).t1()
-}
-
-/// An exclusive transaction on a shared connection reference.
-trait ExclusiveTx {
-    fn unchecked_transaction_exclusive(&self) -> rusqlite::Result<rusqlite::Transaction<'_>>;
-}
-
-impl ExclusiveTx for Connection {
-    fn unchecked_transaction_exclusive(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-        rusqlite::Transaction::new_unchecked(self, TransactionBehavior::Exclusive)
-    }
 }

@@ -1,8 +1,9 @@
 //! `SqliteStore`: the SQLite implementation of every store port (storage.md §3). One writer connection behind a
 //! mutex (each write is one `BEGIN IMMEDIATE` transaction, committed at the end, rolled back on any error) and a
-//! small lazily-filled pool of reader connections; every call runs on `spawn_blocking`, because an announcement must
-//! commit in well under a millisecond and rusqlite calls are synchronous (docs/decisions/0001). Statements are
-//! prepared once per connection (`prepare_cached`). Must not contain domain rules: decisions come from the core.
+//! small lazily-filled pool of reader connections. rusqlite rather than sqlx because an announcement must commit in
+//! well under a millisecond (docs/decisions/0001); its calls block, so every call runs on `spawn_blocking`.
+//! Statements are prepared once per connection (`prepare_cached`). Must not contain domain rules: decisions arrive
+//! from the core as closures and run inside our transactions.
 
 mod agents;
 mod codec;
@@ -10,9 +11,9 @@ mod deps;
 mod events;
 mod files;
 mod introspections;
+mod messages;
 mod migrate;
 mod system;
-mod messages;
 mod thread_changes;
 mod thread_rows;
 mod threads;
@@ -48,6 +49,12 @@ pub enum MigrateMode {
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
 }
 
 struct Inner {

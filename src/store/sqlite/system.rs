@@ -29,7 +29,10 @@ fn snapshot(
         .query_map(params![resolved_since.t1()], thread_rows::decode)?
         .collect::<Result<_, _>>()?;
     let activity = conn
-        .prepare_cached(&format!("SELECT {} FROM file_activity WHERE created_at >= ?1 ORDER BY id", files::ACTIVITY_COLS))?
+        .prepare_cached(&format!(
+            "SELECT {} FROM file_activity WHERE created_at >= ?1 ORDER BY id",
+            files::ACTIVITY_COLS
+        ))?
         .query_map(params![activity_since.t1()], files::decode_activity)?
         .collect::<Result<_, _>>()?;
     let claims = conn

@@ -9,7 +9,9 @@ use crate::core::error::CoreError;
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::ids::{AgentId, OrgId, ThreadId};
 use crate::core::paths::RepoPath;
-use crate::core::ports::{ClaimRefusal, NewAnnouncement, StoreError, StoreResult, ThreadChange, ThreadState, ThreadUpdate};
+use crate::core::ports::{
+    ClaimRefusal, NewAnnouncement, StoreError, StoreResult, ThreadChange, ThreadState, ThreadUpdate,
+};
 use crate::core::threads::{Thread, ThreadStatus};
 use crate::core::time::Timestamp;
 
@@ -20,7 +22,12 @@ pub(super) fn state_of(conn: &Connection, thread: Thread) -> StoreResult<ThreadS
 }
 
 /// Writes one decided change of `old` (compare-and-set), its messages and events.
-pub(super) fn apply(conn: &Connection, old: &Thread, change: ThreadChange, now: Timestamp) -> StoreResult<ThreadUpdate> {
+pub(super) fn apply(
+    conn: &Connection,
+    old: &Thread,
+    change: ThreadChange,
+    now: Timestamp,
+) -> StoreResult<ThreadUpdate> {
     let ThreadChange { thread, messages: msgs, events: evs, expire_introspections } = change;
     if thread.id != old.id || thread.org_id != old.org_id {
         return Err(StoreError::Constraint("a thread change must keep the thread's id and org".into()));
@@ -112,7 +119,8 @@ pub(super) fn claim(
         thread_rows::COLS
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let claimed = stmt.query_map(params![id.as_str(), org.as_str(), agent.as_str(), now.t1()], thread_rows::decode)?.next();
+    let claimed =
+        stmt.query_map(params![id.as_str(), org.as_str(), agent.as_str(), now.t1()], thread_rows::decode)?.next();
     if let Some(thread) = claimed.transpose()? {
         let records = events::insert(conn, org, &[event], now)?;
         return Ok(Ok((thread, records)));
@@ -124,9 +132,8 @@ fn refusal(conn: &Connection, org: &OrgId, id: &ThreadId, agent: &AgentId) -> St
     let Some(t) = thread_rows::get(conn, org, id)? else {
         return Ok(ClaimRefusal { claimed_by: None, assigned_to: None, status: None, conflict: None });
     };
-    let eligible = t.status == ThreadStatus::Open
-        && t.claimed_by.is_none()
-        && t.assigned_to.as_ref().is_none_or(|a| a == agent);
+    let eligible =
+        t.status == ThreadStatus::Open && t.claimed_by.is_none() && t.assigned_to.as_ref().is_none_or(|a| a == agent);
     let conflict = if eligible { first_conflict(conn, org, id, agent)? } else { None };
     Ok(ClaimRefusal { claimed_by: t.claimed_by, assigned_to: t.assigned_to, status: Some(t.status), conflict })
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mcp_coordinator::app::App;
 use mcp_coordinator::config::{Flags, Settings};
@@ -23,7 +22,7 @@ pub struct TestApp {
     pub base: String,
     pub core: Core,
     pub clock: ManualClock,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     shutdown: Shutdown,
 }
 
@@ -59,7 +58,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let core = app.core();
     let shutdown = app.shutdown();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { url: format!("http://{addr}/mcp"), base: format!("http://{addr}"), core, clock, dir, shutdown }
+    TestApp { url: format!("http://{addr}/mcp"), base: format!("http://{addr}"), core, clock, _dir: dir, shutdown }
 }
 
 pub type Client = RunningService<RoleClient, ()>;
@@ -94,18 +93,3 @@ pub async fn call_err(c: &Client, name: &'static str, args: Value) -> String {
     text(&r)
 }
 
-/// Polls `condition` until it holds or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, condition: F) -> bool
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    condition().await
-}

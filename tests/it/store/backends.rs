@@ -1,0 +1,20 @@
+//! Backend factories: each makes a fresh, empty, migrated store (a new database per test).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use mcp_coordinator::core::ports::Store;
+use mcp_coordinator::store::sqlite::SqliteStore;
+
+/// A fresh store and whatever keeps its database alive.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    _guard: Box<dyn Any + Send + Sync>,
+}
+
+/// SQLite in a fresh temporary directory (the file sits in a subdirectory the store creates).
+pub async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data").join("coordinator.db")).unwrap();
+    Backend { store: Arc::new(store), _guard: Box::new(dir) }
+}
