@@ -99,7 +99,8 @@ impl App {
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
-        let retention = settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
+        let retention =
+            settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
         jobs::spawn_all(
             &shutdown,
             &core,
@@ -130,7 +131,15 @@ impl App {
         };
         let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
-        Ok(App { listener, router, core: state_core, shutdown, addr, drain: Duration::from_millis(settings.shutdown_drain_ms), _lock: lock })
+        Ok(App {
+            listener,
+            router,
+            core: state_core,
+            shutdown,
+            addr,
+            drain: Duration::from_millis(settings.shutdown_drain_ms),
+            _lock: lock,
+        })
     }
 
     /// The bound address (the real port when 0 was asked).
@@ -149,7 +158,10 @@ impl App {
     }
 
     /// Serves until `stop` resolves or the shutdown handle fires, then drains within the grace period.
-    pub async fn run_until_stopped(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let shutdown = self.shutdown.clone();
         let token = shutdown.token();
         let trigger = shutdown.clone();

@@ -132,9 +132,7 @@ fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
 }
 
 fn parse<T: std::str::FromStr>(env: &dyn Env, name: &str) -> Result<Option<T>, ConfigError> {
-    env.get(name)
-        .map(|v| v.trim().parse::<T>().map_err(|_| invalid(name, format!("cannot parse {v:?}"))))
-        .transpose()
+    env.get(name).map(|v| v.trim().parse::<T>().map_err(|_| invalid(name, format!("cannot parse {v:?}")))).transpose()
 }
 
 fn parse_bool(env: &dyn Env, name: &str) -> Result<Option<bool>, ConfigError> {
@@ -176,14 +174,16 @@ impl Settings {
             .or_else(|| env.get("COORDINATOR_BIND"))
             .or(file.server.bind)
             .unwrap_or_else(|| "127.0.0.1".to_owned());
-        let bind: IpAddr = bind_text.parse().map_err(|_| invalid("COORDINATOR_BIND", format!("not an IP address: {bind_text:?}")))?;
+        let bind: IpAddr =
+            bind_text.parse().map_err(|_| invalid("COORDINATOR_BIND", format!("not an IP address: {bind_text:?}")))?;
         let data_dir = flags
             .data_dir
             .clone()
             .or_else(|| env.get("COORDINATOR_DATA_DIR").map(PathBuf::from))
             .or_else(|| file.server.data_dir.map(PathBuf::from))
             .unwrap_or_else(|| config_dir.join("data"));
-        let data_dir = database_path(flags.database_url.clone().or_else(|| env.get("COORDINATOR_DATABASE_URL")), data_dir)?;
+        let data_dir =
+            database_path(flags.database_url.clone().or_else(|| env.get("COORDINATOR_DATABASE_URL")), data_dir)?;
         let repo_roots = if flags.repo_roots.is_empty() {
             env.get("COORDINATOR_REPO_ROOT")
                 .map(|v| std::env::split_paths(&v).map(|p| p.display().to_string()).collect())
@@ -199,7 +199,12 @@ impl Settings {
         let session_mode = match env.get("COORDINATOR_MCP_SESSION_MODE").as_deref() {
             None | Some("stateless") => SessionMode::Stateless,
             Some("stateful") => SessionMode::Stateful,
-            Some(other) => return Err(invalid("COORDINATOR_MCP_SESSION_MODE", format!("expected stateless or stateful, got {other:?}"))),
+            Some(other) => {
+                return Err(invalid(
+                    "COORDINATOR_MCP_SESSION_MODE",
+                    format!("expected stateless or stateful, got {other:?}"),
+                ));
+            }
         };
         let online_ttl_secs = match parse::<i64>(env, "COORDINATOR_AGENT_ONLINE_TTL_SECONDS") {
             Ok(Some(v)) if v > 0 => v,
@@ -275,7 +280,9 @@ fn database_path(url: Option<String>, data_dir: PathBuf) -> Result<PathBuf, Conf
             "COORDINATOR_DATABASE_URL",
             "Postgres storage is not available in this version; unset it to use the embedded SQLite store",
         )),
-        Some(u) => Err(invalid("COORDINATOR_DATABASE_URL", format!("unsupported scheme in {u:?} (use sqlite://<path>)"))),
+        Some(u) => {
+            Err(invalid("COORDINATOR_DATABASE_URL", format!("unsupported scheme in {u:?} (use sqlite://<path>)")))
+        }
     }
 }
 
@@ -309,7 +316,8 @@ mod tests {
         let h = home.path().display().to_string();
         let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("PORT", "http")])).unwrap_err();
         assert!(e.to_string().starts_with("PORT:"), "{e}");
-        let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("COORDINATOR_BIND", "localhost:1")])).unwrap_err();
+        let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), ("COORDINATOR_BIND", "localhost:1")]))
+            .unwrap_err();
         assert!(e.to_string().contains("COORDINATOR_BIND"));
         std::fs::create_dir_all(home.path().join(".mcp-coordinator")).unwrap();
         std::fs::write(home.path().join(".mcp-coordinator/config.json"), "{oops").unwrap();

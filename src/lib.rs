@@ -15,5 +15,5 @@ pub mod http;
 pub mod jobs;
 pub mod lifecycle;
 pub mod mcp;
-pub mod telemetry;
 pub mod store;
+pub mod telemetry;

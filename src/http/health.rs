@@ -29,12 +29,12 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
     let storage = s.core.store().ping().await.is_ok();
     let mut warnings: Vec<String> = Vec::new();
     if s.info.bind_all {
-        warnings.push("listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into());
+        warnings.push(
+            "listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into(),
+        );
     }
-    if let Some(r) = &s.retention {
-        if r.status().circuit_open {
-            warnings.push("retention sweeper circuit breaker is open".into());
-        }
+    if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
+        warnings.push("retention sweeper circuit breaker is open".into());
     }
     Json(json!({
         "status": "ok",

@@ -14,7 +14,7 @@ use crate::core::Core;
 use crate::core::ports::Leader;
 use crate::lifecycle::Shutdown;
 
-pub use retention::{RetentionSweeper, RetentionStatus};
+pub use retention::{RetentionStatus, RetentionSweeper};
 
 /// Interval of the thread-timeout sweeper.
 pub const TIMEOUT_SWEEP: Duration = Duration::from_secs(30);

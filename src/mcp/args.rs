@@ -35,17 +35,15 @@ mod threads;
 
 pub use agents::{AgentActivityArgs, HeartbeatArgs, ListAgentsArgs, RegisterAgentArgs};
 pub use files::{
-    CheckFileConflictArgs, DependencyMap, GetBlastRadiusArgs, GetModuleInfoArgs,
-    GetSessionFilesArgs, HotFilesArgs, ModuleEntry, SetDependencyMapArgs,
+    CheckFileConflictArgs, DependencyMap, GetBlastRadiusArgs, GetModuleInfoArgs, GetSessionFilesArgs, HotFilesArgs,
+    ModuleEntry, SetDependencyMapArgs,
 };
 pub use messaging::{
-    CoordinatorStatusArgs, GetQueuedMessagesArgs, MqttPublishArgs, WaitForMessageArgs,
-    WaitForPeersArgs,
+    CoordinatorStatusArgs, GetQueuedMessagesArgs, MqttPublishArgs, WaitForMessageArgs, WaitForPeersArgs,
 };
 pub use threads::{
-    AnnounceWorkArgs, ApproveResolutionArgs, CancelThreadArgs, CloseThreadArgs,
-    ContestResolutionArgs, GetThreadArgs, GetThreadUpdatesArgs, ListThreadsArgs,
-    LogActionSummaryArgs, MessageKind, PostToThreadArgs, ProposeResolutionArgs,
+    AnnounceWorkArgs, ApproveResolutionArgs, CancelThreadArgs, CloseThreadArgs, ContestResolutionArgs, GetThreadArgs,
+    GetThreadUpdatesArgs, ListThreadsArgs, LogActionSummaryArgs, MessageKind, PostToThreadArgs, ProposeResolutionArgs,
 };
 
 use serde::de::DeserializeOwned;
@@ -186,9 +184,7 @@ fn decode<T: DeserializeOwned + Validate>(args: Value) -> Result<T, ParseError> 
 
 /// serde reports a missing field as "missing field `x`" at the parent's path.
 fn missing_field(problem: &str) -> Option<&str> {
-    problem
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
+    problem.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'))
 }
 
 fn field_or_root(path: &str) -> &str {
@@ -206,10 +202,7 @@ fn required(field: &str, value: &str, max_chars: usize) -> Result<(), ParseError
 
 fn max_len(field: &str, value: &str, max_chars: usize) -> Result<(), ParseError> {
     if value.chars().count() > max_chars {
-        return Err(ParseError::invalid(
-            field,
-            format_args!("at most {max_chars} characters"),
-        ));
+        return Err(ParseError::invalid(field, format_args!("at most {max_chars} characters")));
     }
     Ok(())
 }
@@ -218,17 +211,9 @@ fn optional(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), Pa
     value.map_or(Ok(()), |value| max_len(field, value, max_chars))
 }
 
-fn list(
-    field: &str,
-    items: &[String],
-    max_items: usize,
-    max_chars: usize,
-) -> Result<(), ParseError> {
+fn list(field: &str, items: &[String], max_items: usize, max_chars: usize) -> Result<(), ParseError> {
     if items.len() > max_items {
-        return Err(ParseError::invalid(
-            field,
-            format_args!("at most {max_items} items"),
-        ));
+        return Err(ParseError::invalid(field, format_args!("at most {max_items} items")));
     }
     for (index, item) in items.iter().enumerate() {
         max_len(&format!("{field}[{index}]"), item, max_chars)?;
@@ -236,25 +221,13 @@ fn list(
     Ok(())
 }
 
-fn optional_list(
-    field: &str,
-    items: Option<&[String]>,
-    max_items: usize,
-    max_chars: usize,
-) -> Result<(), ParseError> {
+fn optional_list(field: &str, items: Option<&[String]>, max_items: usize, max_chars: usize) -> Result<(), ParseError> {
     items.map_or(Ok(()), |items| list(field, items, max_items, max_chars))
 }
 
-fn at_most<N: PartialOrd + std::fmt::Display>(
-    field: &str,
-    value: N,
-    max: N,
-) -> Result<(), ParseError> {
+fn at_most<N: PartialOrd + std::fmt::Display>(field: &str, value: N, max: N) -> Result<(), ParseError> {
     if value > max {
-        return Err(ParseError::invalid(
-            field,
-            format_args!("must be at most {max}"),
-        ));
+        return Err(ParseError::invalid(field, format_args!("must be at most {max}")));
     }
     Ok(())
 }

@@ -107,11 +107,11 @@ impl CoreBackend {
                 };
                 json(c.post_to_thread(p, input).await)
             }
-            ToolCall::ProposeResolution(a) => json(c.propose_resolution(p, &a.thread_id, &a.agent_id, &a.summary).await),
-            ToolCall::ApproveResolution(a) => json(c.approve_resolution(p, &a.thread_id, &a.agent_id).await),
-            ToolCall::ContestResolution(a) => {
-                json(c.contest_resolution(p, &a.thread_id, &a.agent_id, &a.reason).await)
+            ToolCall::ProposeResolution(a) => {
+                json(c.propose_resolution(p, &a.thread_id, &a.agent_id, &a.summary).await)
             }
+            ToolCall::ApproveResolution(a) => json(c.approve_resolution(p, &a.thread_id, &a.agent_id).await),
+            ToolCall::ContestResolution(a) => json(c.contest_resolution(p, &a.thread_id, &a.agent_id, &a.reason).await),
             ToolCall::CloseThread(a) => {
                 c.close_thread(p, &a.thread_id, &a.agent_id, &a.summary).await.map(|_| ToolReply::Word("closed"))
             }
@@ -131,9 +131,9 @@ impl CoreBackend {
                 };
                 json(c.list_threads(p, filter).await)
             }
-            ToolCall::LogActionSummary(a) => json(
-                c.log_action_summary(p, &a.session_id, &a.agent_id, a.file_path.as_deref(), &a.summary).await,
-            ),
+            ToolCall::LogActionSummary(a) => {
+                json(c.log_action_summary(p, &a.session_id, &a.agent_id, a.file_path.as_deref(), &a.summary).await)
+            }
             ToolCall::HotFiles(a) => json(c.hot_files(p, Some(a.since_minutes as i64)).await),
             ToolCall::GetSessionFiles(a) => json(c.session_files(p, &a.session_id).await),
             ToolCall::CheckFileConflict(a) => {
@@ -162,9 +162,9 @@ impl CoreBackend {
                 Err(CoreError::NoMqttBus)
             }
             ToolCall::CoordinatorStatus(_) => json(c.coordinator_status(p, self.mqtt).await),
-            ToolCall::WaitForPeers(a) => json(
-                c.wait_for_peers(p, &a.agent_id, a.min_peers as usize, a.timeout_seconds, &ctx.cancel).await,
-            ),
+            ToolCall::WaitForPeers(a) => {
+                json(c.wait_for_peers(p, &a.agent_id, a.min_peers as usize, a.timeout_seconds, &ctx.cancel).await)
+            }
         }
     }
 }

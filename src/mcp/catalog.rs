@@ -53,11 +53,7 @@ pub fn tool(name: &str) -> Option<Tool> {
 
 /// The scope a service token needs to call `name`: `read` for the 12 read tools, else `write`.
 pub fn required_scope(name: &str) -> Scope {
-    if READ_TOOLS.contains(&name) {
-        Scope::Read
-    } else {
-        Scope::Write
-    }
+    if READ_TOOLS.contains(&name) { Scope::Read } else { Scope::Write }
 }
 
 /// The tool's title: its name in sentence case, with the MQTT acronym kept ("Announce work",
@@ -68,9 +64,7 @@ pub fn title(name: &str) -> String {
         return format!("MQTT{rest}");
     }
     let mut chars = words.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 fn annotations(name: &str) -> ToolAnnotations {
@@ -82,10 +76,7 @@ fn annotations(name: &str) -> ToolAnnotations {
         .open_world(OPEN_WORLD.contains(&name))
 }
 
-fn spec<T: JsonSchema + 'static>(
-    name: &'static str,
-    description: impl Into<Cow<'static, str>>,
-) -> Tool {
+fn spec<T: JsonSchema + 'static>(name: &'static str, description: impl Into<Cow<'static, str>>) -> Tool {
     let schema = schema_for_input::<T>().unwrap_or_else(|error| {
         // Unreachable for our structs (a unit test checks every schema); degrade, don't panic.
         tracing::error!(tool = name, %error, "invalid input schema");
@@ -99,9 +90,7 @@ fn spec<T: JsonSchema + 'static>(
         schema.insert("properties".into(), serde_json::json!({}));
         Arc::new(schema)
     };
-    Tool::new(name, description, schema)
-        .with_title(title(name))
-        .with_annotations(annotations(name))
+    Tool::new(name, description, schema).with_title(title(name)).with_annotations(annotations(name))
 }
 
 const MQTT_NOTE: &str = "Needs the coordinator's MQTT bus: in stdio mode or while the bus is \
@@ -202,10 +191,7 @@ fn file_tools() -> Vec<Tool> {
             "Files touched by more than one agent in the last minutes (default 30): the current \
              collision risks. Check before starting work in a busy area.",
         ),
-        spec::<GetSessionFilesArgs>(
-            "get_session_files",
-            "The file activity recorded for one session, in order.",
-        ),
+        spec::<GetSessionFilesArgs>("get_session_files", "The file activity recorded for one session, in order."),
         spec::<CheckFileConflictArgs>(
             "check_file_conflict",
             "Before editing a file, ask whether other agents were active on it recently \
@@ -260,12 +246,7 @@ mod tests {
 
     fn hints(tool: &Tool) -> [Option<bool>; 4] {
         let a = tool.annotations.clone().unwrap_or_default();
-        [
-            a.read_only_hint,
-            a.idempotent_hint,
-            a.destructive_hint,
-            a.open_world_hint,
-        ]
+        [a.read_only_hint, a.idempotent_hint, a.destructive_hint, a.open_world_hint]
     }
 
     #[test]
@@ -301,10 +282,7 @@ mod tests {
             ];
             assert_eq!(hints(&tool), expected, "{name}");
         }
-        let writes = tools()
-            .iter()
-            .filter(|t| required_scope(&t.name) == Scope::Write)
-            .count();
+        let writes = tools().iter().filter(|t| required_scope(&t.name) == Scope::Write).count();
         assert_eq!(writes, 14);
     }
 
@@ -319,21 +297,10 @@ mod tests {
         }
         let announce = tool("announce_work").map(|t| t.input_schema.as_ref().clone());
         let required = announce.and_then(|s| s.get("required").cloned());
-        assert_eq!(
-            required,
-            Some(serde_json::json!([
-                "agent_id",
-                "subject",
-                "target_modules",
-                "target_files"
-            ]))
-        );
+        assert_eq!(required, Some(serde_json::json!(["agent_id", "subject", "target_modules", "target_files"])));
         let post = tool("post_to_thread").map(|t| t.schema_as_json_value());
         let kind = post.map(|s| s["properties"]["type"]["enum"].clone());
-        assert_eq!(
-            kind,
-            Some(serde_json::json!(["context", "suggestion", "warning"]))
-        );
+        assert_eq!(kind, Some(serde_json::json!(["context", "suggestion", "warning"])));
     }
 
     #[test]

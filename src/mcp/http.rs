@@ -25,8 +25,7 @@ use super::server::McpServer;
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Body of the 404 for an unknown, expired or foreign session (stateful mode).
-const SESSION_NOT_FOUND: &str =
-    "Session not found. Send a request without mcp-session-id to start a new session.";
+const SESSION_NOT_FOUND: &str = "Session not found. Send a request without mcp-session-id to start a new session.";
 
 /// Transport settings, already validated by the application's config.
 #[derive(Debug, Clone)]
@@ -74,10 +73,7 @@ impl McpHttpConfig {
             return config.disable_allowed_hosts();
         }
         let extra = self.allowed_hosts.iter().map(|host| host.trim().to_owned());
-        let hosts = LOOPBACK_HOSTS
-            .iter()
-            .map(|host| (*host).to_owned())
-            .chain(extra);
+        let hosts = LOOPBACK_HOSTS.iter().map(|host| (*host).to_owned()).chain(extra);
         config.with_allowed_hosts(hosts.filter(|host| !host.is_empty()))
     }
 }
@@ -92,15 +88,11 @@ pub fn router(server: McpServer, config: McpHttpConfig) -> Router {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(config.session_ttl);
         let service = StreamableHttpService::new(factory, Arc::new(sessions), rmcp_config);
-        Router::new()
-            .route_service("/mcp", service)
-            .layer(middleware::from_fn(spec_answers))
+        Router::new().route_service("/mcp", service).layer(middleware::from_fn(spec_answers))
     } else {
         let sessions = Arc::new(NeverSessionManager::default());
         let service = StreamableHttpService::new(factory, sessions, rmcp_config);
-        Router::new()
-            .route_service("/mcp", service)
-            .layer(middleware::from_fn(spec_answers))
+        Router::new().route_service("/mcp", service).layer(middleware::from_fn(spec_answers))
     }
 }
 
@@ -115,10 +107,9 @@ async fn spec_answers(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     match response.status() {
         StatusCode::ACCEPTED if is_delete => StatusCode::NO_CONTENT.into_response(),
-        StatusCode::NOT_FOUND if has_session => json_answer(
-            StatusCode::NOT_FOUND,
-            serde_json::json!({ "error": SESSION_NOT_FOUND }),
-        ),
+        StatusCode::NOT_FOUND if has_session => {
+            json_answer(StatusCode::NOT_FOUND, serde_json::json!({ "error": SESSION_NOT_FOUND }))
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => parse_error_answer(response).await,
         _ => response,
     }
@@ -134,10 +125,7 @@ async fn parse_error_answer(response: Response) -> Response {
         return Response::from_parts(parts, text.into());
     }
     let (code, message) = if text.ends_with(b"unrecognized JSON-RPC message") {
-        (
-            -32600,
-            "Invalid Request: not a JSON-RPC message (batches are not supported)",
-        )
+        (-32600, "Invalid Request: not a JSON-RPC message (batches are not supported)")
     } else {
         (-32700, "Parse error: the body is not valid JSON")
     };
@@ -158,22 +146,14 @@ mod tests {
 
     #[test]
     fn loopback_is_always_allowed_and_extras_are_added() {
-        let config = McpHttpConfig {
-            allowed_hosts: vec!["coord.example.com".into(), " ".into()],
-            ..McpHttpConfig::default()
-        };
-        assert_eq!(
-            config.rmcp_config().allowed_hosts,
-            ["localhost", "127.0.0.1", "::1", "coord.example.com"]
-        );
+        let config =
+            McpHttpConfig { allowed_hosts: vec!["coord.example.com".into(), " ".into()], ..McpHttpConfig::default() };
+        assert_eq!(config.rmcp_config().allowed_hosts, ["localhost", "127.0.0.1", "::1", "coord.example.com"]);
     }
 
     #[test]
     fn a_star_disables_the_host_check() {
-        let config = McpHttpConfig {
-            allowed_hosts: vec!["*".into()],
-            ..McpHttpConfig::default()
-        };
+        let config = McpHttpConfig { allowed_hosts: vec!["*".into()], ..McpHttpConfig::default() };
         assert!(config.rmcp_config().allowed_hosts.is_empty());
     }
 }

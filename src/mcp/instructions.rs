@@ -37,17 +37,12 @@ mod tests {
     const ALLOWED_ARGUMENTS: [&str; 3] = ["agent_id", "target_modules", "target_files"];
 
     fn snake_tokens(text: &str) -> Vec<&str> {
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|token| token.contains('_'))
-            .collect()
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|token| token.contains('_')).collect()
     }
 
     #[test]
     fn every_snake_case_token_is_a_tool_or_an_allowed_argument() {
-        let names: Vec<String> = catalog::tools()
-            .iter()
-            .map(|t| t.name.to_string())
-            .collect();
+        let names: Vec<String> = catalog::tools().iter().map(|t| t.name.to_string()).collect();
         for token in snake_tokens(INSTRUCTIONS) {
             assert!(
                 names.iter().any(|name| name == token) || ALLOWED_ARGUMENTS.contains(&token),
@@ -58,25 +53,15 @@ mod tests {
 
     #[test]
     fn every_tool_is_listed_by_purpose() {
-        let mentioned: Vec<&str> = INSTRUCTIONS
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .collect();
+        let mentioned: Vec<&str> = INSTRUCTIONS.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
         for tool in catalog::tools() {
-            assert!(
-                mentioned.contains(&tool.name.as_ref()),
-                "{} missing",
-                tool.name
-            );
+            assert!(mentioned.contains(&tool.name.as_ref()), "{} missing", tool.name);
         }
     }
 
     #[test]
     fn fits_the_size_limit_and_is_ascii_english() {
-        assert!(
-            INSTRUCTIONS.len() <= MAX_INSTRUCTIONS_BYTES,
-            "{} bytes",
-            INSTRUCTIONS.len()
-        );
+        assert!(INSTRUCTIONS.len() <= MAX_INSTRUCTIONS_BYTES, "{} bytes", INSTRUCTIONS.len());
         assert!(INSTRUCTIONS.is_ascii());
     }
 }

@@ -22,8 +22,8 @@ mod progress;
 mod server;
 mod stdio;
 
-pub use backend::CoreBackend;
 pub use args::{ParseError, TOOL_NAMES, ToolCall, parse_call};
+pub use backend::CoreBackend;
 pub use catalog::{READ_TOOLS, required_scope, title, tool, tools};
 pub use http::{McpHttpConfig, router};
 pub use instructions::{INSTRUCTIONS, MAX_INSTRUCTIONS_BYTES};

@@ -28,9 +28,7 @@ pub struct ProgressSender {
 
 impl std::fmt::Debug for ProgressSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProgressSender")
-            .field("token", &self.token)
-            .finish_non_exhaustive()
+        f.debug_struct("ProgressSender").field("token", &self.token).finish_non_exhaustive()
     }
 }
 
@@ -38,11 +36,7 @@ impl ProgressSender {
     /// A sender for this request, if the client asked for progress.
     pub fn from_context(context: &RequestContext<RoleServer>) -> Option<Self> {
         let token = context.meta.get_progress_token()?;
-        Some(Self {
-            peer: context.peer.clone(),
-            token,
-            step: Arc::new(AtomicU64::new(0)),
-        })
+        Some(Self { peer: context.peer.clone(), token, step: Arc::new(AtomicU64::new(0)) })
     }
 
     /// Sends the next progress step with a message. Delivery failures (client gone) are ignored:
@@ -51,8 +45,7 @@ impl ProgressSender {
         let step = self.step.fetch_add(1, Ordering::Relaxed) + 1;
         // Progress values are JSON numbers; steps stay far below 2^53.
         #[allow(clippy::cast_precision_loss)]
-        let param =
-            ProgressNotificationParam::new(self.token.clone(), step as f64).with_message(message);
+        let param = ProgressNotificationParam::new(self.token.clone(), step as f64).with_message(message);
         if let Err(error) = self.peer.notify_progress(param).await {
             tracing::debug!(%error, "progress notification not delivered");
         }
@@ -62,11 +55,7 @@ impl ProgressSender {
 /// Runs `work`, sending a progress notification every `every` while it is pending (none if
 /// `progress` is `None` or the work finishes first). Runs in the caller's task, so rmcp still
 /// associates the notifications with the request.
-pub async fn with_heartbeat<F: Future>(
-    progress: Option<ProgressSender>,
-    every: Duration,
-    work: F,
-) -> F::Output {
+pub async fn with_heartbeat<F: Future>(progress: Option<ProgressSender>, every: Duration, work: F) -> F::Output {
     let Some(progress) = progress else {
         return work.await;
     };

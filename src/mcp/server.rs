@@ -11,9 +11,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -36,8 +35,7 @@ pub const SUPPORTED_PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
 ];
 
 static SERVER_CONFIG: LazyLock<ServerConfig> = LazyLock::new(|| {
-    let identity = Implementation::new("mcp-coordinator", env!("CARGO_PKG_VERSION"))
-        .with_title("MCP Coordinator");
+    let identity = Implementation::new("mcp-coordinator", env!("CARGO_PKG_VERSION")).with_title("MCP Coordinator");
     ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
         .with_server_info(identity)
         .with_instructions(INSTRUCTIONS)
@@ -57,11 +55,7 @@ pub struct McpServer {
 impl McpServer {
     /// A server running every call on `backend`.
     pub fn new(backend: Arc<dyn ToolBackend>) -> Self {
-        Self {
-            backend,
-            shutdown: CancellationToken::new(),
-            progress_every: PROGRESS_INTERVAL,
-        }
+        Self { backend, shutdown: CancellationToken::new(), progress_every: PROGRESS_INTERVAL }
     }
 
     /// Cancels every running call (their [`CallCtx::cancel`]) when `shutdown` fires.
@@ -79,9 +73,7 @@ impl McpServer {
     async fn run(&self, principal: Principal, call: ToolCall, ctx: CallCtx) -> ToolReply {
         let cancel = ctx.cancel.clone();
         let progress = ctx.progress.clone();
-        let work = with_heartbeat(progress, self.progress_every, {
-            self.backend.call(principal, call, ctx)
-        });
+        let work = with_heartbeat(progress, self.progress_every, self.backend.call(principal, call, ctx));
         // Server shutdown cancels the call, which then returns through its own path.
         run_until_done(work, cancel, self.shutdown.clone()).await
     }
@@ -89,11 +81,7 @@ impl McpServer {
 
 /// Drives `work` to completion, cancelling `cancel` if `shutdown` fires first. No spawned
 /// task, so rmcp's task-local association of notifications with the request is kept.
-async fn run_until_done<F: Future>(
-    work: F,
-    cancel: CancellationToken,
-    shutdown: CancellationToken,
-) -> F::Output {
+async fn run_until_done<F: Future>(work: F, cancel: CancellationToken, shutdown: CancellationToken) -> F::Output {
     tokio::pin!(work);
     tokio::select! {
         biased;
@@ -174,10 +162,7 @@ impl ServerHandler for McpServer {
         let call = match parse_call(&request.name, request.arguments) {
             Ok(call) => call,
             Err(ParseError::UnknownTool(name)) => {
-                return Err(McpError::invalid_params(
-                    format!("Unknown tool: {name}"),
-                    None,
-                ));
+                return Err(McpError::invalid_params(format!("Unknown tool: {name}"), None));
             }
             Err(ParseError::Invalid(message)) => {
                 return Ok(into_result(ToolReply::Error(message)).into());
@@ -187,10 +172,7 @@ impl ServerHandler for McpServer {
         if let Err(message) = check_scope(&principal, call.name()) {
             return Ok(into_result(ToolReply::Error(message)).into());
         }
-        let ctx = CallCtx {
-            cancel: context.ct.child_token(),
-            progress: ProgressSender::from_context(&context),
-        };
+        let ctx = CallCtx { cancel: context.ct.child_token(), progress: ProgressSender::from_context(&context) };
         let tool = call.name();
         tracing::debug!(tool, org = principal.org.as_str(), "tool call");
         let reply = self.run(principal, call, ctx).await;
@@ -207,10 +189,7 @@ mod tests {
     use crate::core::principal::Scope;
 
     fn with_scope(scope: Option<Scope>) -> Principal {
-        Principal {
-            scope,
-            ..Principal::open_mode()
-        }
+        Principal { scope, ..Principal::open_mode() }
     }
 
     #[test]
@@ -243,10 +222,7 @@ mod tests {
         let array = into_result(ToolReply::Json(serde_json::json!([1, 2])));
         assert_eq!(array.structured_content, None);
         let word = into_result(ToolReply::Word("closed"));
-        assert_eq!(
-            word.content[0].as_text().map(|t| t.text.as_str()),
-            Some("closed")
-        );
+        assert_eq!(word.content[0].as_text().map(|t| t.text.as_str()), Some("closed"));
         let error = into_result(ToolReply::Error("Thread not found: t1".into()));
         assert_eq!(error.is_error, Some(true));
     }

@@ -20,10 +20,7 @@ use super::server::McpServer;
 /// Note: tokio reads stdin on a blocking thread that cancellation cannot interrupt, so after a
 /// cancel the process should exit (or shut the runtime down with a timeout) rather than wait for
 /// the runtime to drop.
-pub async fn serve_stdio(
-    backend: Arc<dyn ToolBackend>,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve_stdio(backend: Arc<dyn ToolBackend>, cancel: CancellationToken) -> std::io::Result<()> {
     let server = McpServer::new(backend).with_shutdown(cancel.clone());
     let running = match server.serve_with_ct(rmcp::transport::stdio(), cancel).await {
         Ok(running) => running,

@@ -214,10 +214,10 @@ impl OrgIndex {
         if at >= cell.last {
             cell.last = at;
         }
-        if let Some(s) = symbols {
-            if cell.symbols.as_ref().is_none_or(|(t, _)| at >= *t) {
-                cell.symbols = Some((at, s));
-            }
+        if let Some(s) = symbols
+            && cell.symbols.as_ref().is_none_or(|(t, _)| at >= *t)
+        {
+            cell.symbols = Some((at, s));
         }
     }
 

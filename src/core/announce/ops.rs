@@ -307,10 +307,10 @@ impl Core {
             let mut summaries = self.inner.store.latest_summaries(&p.org, &s.agent_id, CONTEXT_SUMMARIES).await?;
             let mut recent_files: Vec<String> = Vec::new();
             for sm in &mut summaries {
-                if let Some(f) = &sm.file_path {
-                    if !recent_files.iter().any(|r| r == f.as_str()) {
-                        recent_files.push(f.to_string());
-                    }
+                if let Some(f) = &sm.file_path
+                    && !recent_files.iter().any(|r| r == f.as_str())
+                {
+                    recent_files.push(f.to_string());
                 }
                 if sm.summary.chars().count() > CONTEXT_SUMMARY_CHARS {
                     sm.summary = sm.summary.chars().take(CONTEXT_SUMMARY_CHARS).collect::<String>() + "…(truncated)";

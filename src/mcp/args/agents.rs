@@ -54,11 +54,7 @@ impl Validate for HeartbeatArgs {
     fn validate(&mut self) -> Result<(), ParseError> {
         required("agent_id", &self.agent_id, MAX_ID_CHARS)?;
         optional("current_file", self.current_file.as_deref(), MAX_PATH_CHARS)?;
-        optional(
-            "current_thread",
-            self.current_thread.as_deref(),
-            MAX_ID_CHARS,
-        )
+        optional("current_thread", self.current_thread.as_deref(), MAX_ID_CHARS)
     }
 }
 

@@ -8,8 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
 
 use super::{
-    MAX_DEPENDENCY_MODULES, MAX_ID_CHARS, MAX_LIST_ITEMS, MAX_PATH_CHARS, MAX_WINDOW_MINUTES,
-    ParseError, Validate,
+    MAX_DEPENDENCY_MODULES, MAX_ID_CHARS, MAX_LIST_ITEMS, MAX_PATH_CHARS, MAX_WINDOW_MINUTES, ParseError, Validate,
 };
 use super::{at_most, list, required};
 
@@ -117,16 +116,11 @@ impl<'de> Deserialize<'de> for DependencyMap {
             Value::String(text) => serde_json::from_str(&text).map_err(D::Error::custom)?,
             other => other,
         };
-        let raw: BTreeMap<String, RawModuleEntry> = serde_path_to_error::deserialize(value)
-            .map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                if path == "." {
-                    D::Error::custom(inner)
-                } else {
-                    D::Error::custom(format_args!("{path}: {inner}"))
-                }
-            })?;
+        let raw: BTreeMap<String, RawModuleEntry> = serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path == "." { D::Error::custom(inner) } else { D::Error::custom(format_args!("{path}: {inner}")) }
+        })?;
         let entries = raw.into_iter().map(|(key, entry)| {
             let entry = ModuleEntry {
                 module_id: entry.module_id.unwrap_or_else(|| key.clone()),
@@ -150,12 +144,7 @@ impl Validate for DependencyMap {
             let at = |field: &str| format!("modules.{key}.{field}");
             required(&format!("modules.{key}"), key, MAX_ID_CHARS)?;
             required(&at("module_id"), &entry.module_id, MAX_ID_CHARS)?;
-            list(
-                &at("depends_on"),
-                &entry.depends_on,
-                MAX_LIST_ITEMS,
-                MAX_ID_CHARS,
-            )?;
+            list(&at("depends_on"), &entry.depends_on, MAX_LIST_ITEMS, MAX_ID_CHARS)?;
             list(&at("exports"), &entry.exports, MAX_LIST_ITEMS, MAX_ID_CHARS)?;
             list(&at("owners"), &entry.owners, MAX_LIST_ITEMS, MAX_ID_CHARS)?;
         }

@@ -4,10 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    MAX_ID_CHARS, MAX_MIN_PEERS, MAX_TEXT_CHARS, MAX_TOPIC_CHARS, MAX_WAIT_SECONDS, ParseError,
-    Validate,
-};
+use super::{MAX_ID_CHARS, MAX_MIN_PEERS, MAX_TEXT_CHARS, MAX_TOPIC_CHARS, MAX_WAIT_SECONDS, ParseError, Validate};
 use super::{at_most, max_len, optional, required, string_or_json};
 
 /// `wait_for_message`.

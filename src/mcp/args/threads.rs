@@ -4,8 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    LIST_THREADS_LIMIT, MAX_ID_CHARS, MAX_LIST_ITEMS, MAX_PATH_CHARS, MAX_SUBJECT_CHARS,
-    MAX_SYMBOL_CHARS, MAX_SYMBOLS, MAX_TEXT_CHARS, ParseError, Validate,
+    LIST_THREADS_LIMIT, MAX_ID_CHARS, MAX_LIST_ITEMS, MAX_PATH_CHARS, MAX_SUBJECT_CHARS, MAX_SYMBOL_CHARS, MAX_SYMBOLS,
+    MAX_TEXT_CHARS, ParseError, Validate,
 };
 use super::{list, optional, optional_list, required};
 
@@ -42,18 +42,8 @@ impl Validate for AnnounceWorkArgs {
         required("agent_id", &self.agent_id, MAX_ID_CHARS)?;
         required("subject", &self.subject, MAX_SUBJECT_CHARS)?;
         optional("plan", self.plan.as_deref(), MAX_TEXT_CHARS)?;
-        list(
-            "target_modules",
-            &self.target_modules,
-            MAX_LIST_ITEMS,
-            MAX_ID_CHARS,
-        )?;
-        list(
-            "target_files",
-            &self.target_files,
-            MAX_LIST_ITEMS,
-            MAX_PATH_CHARS,
-        )?;
+        list("target_modules", &self.target_modules, MAX_LIST_ITEMS, MAX_ID_CHARS)?;
+        list("target_files", &self.target_files, MAX_LIST_ITEMS, MAX_PATH_CHARS)?;
         let depends = self.depends_on_files.as_deref();
         optional_list("depends_on_files", depends, MAX_LIST_ITEMS, MAX_PATH_CHARS)?;
         let exports = self.exports_affected.as_deref();
@@ -252,17 +242,10 @@ impl Validate for ListThreadsArgs {
         optional("status", self.status.as_deref(), MAX_ID_CHARS)?;
         optional("agent_id", self.agent_id.as_deref(), MAX_ID_CHARS)?;
         optional("module", self.module.as_deref(), MAX_ID_CHARS)?;
-        optional(
-            "assigned_to_me",
-            self.assigned_to_me.as_deref(),
-            MAX_ID_CHARS,
-        )?;
+        optional("assigned_to_me", self.assigned_to_me.as_deref(), MAX_ID_CHARS)?;
         if !LIST_THREADS_LIMIT.contains(&self.limit) {
             let (min, max) = (LIST_THREADS_LIMIT.start(), LIST_THREADS_LIMIT.end());
-            return Err(ParseError::invalid(
-                "limit",
-                format_args!("must be between {min} and {max}"),
-            ));
+            return Err(ParseError::invalid("limit", format_args!("must be between {min} and {max}")));
         }
         Ok(())
     }

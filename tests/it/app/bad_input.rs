@@ -42,7 +42,9 @@ async fn bad_arguments_name_the_field_and_write_nothing() {
 
     let e = call_err(&c, "heartbeat", json!({"agent_id": "ghost"})).await;
     assert_eq!(e, "Agent not registered: ghost");
-    let e = call_err(&c, "post_to_thread", json!({"thread_id": "t", "agent_id": "a", "type": "approve", "content": "x"})).await;
+    let e =
+        call_err(&c, "post_to_thread", json!({"thread_id": "t", "agent_id": "a", "type": "approve", "content": "x"}))
+            .await;
     assert!(e.starts_with("Invalid arguments: type:"), "{e}");
     let e = call_err(&c, "list_threads", json!({"limit": 1001})).await;
     assert!(e.starts_with("Invalid arguments: limit:"), "{e}");

@@ -12,9 +12,19 @@ use crate::support::{Client, call, call_err, connect, spawn_app};
 async fn open_thread(c: &Client, respondents: &[&str]) -> String {
     for r in respondents {
         call(c, "register_agent", json!({"agent_id": r, "name": r, "modules": []})).await;
-        call(c, "announce_work", json!({"agent_id": r, "subject": "mine", "target_modules": [], "target_files": ["shared.rs"]})).await;
+        call(
+            c,
+            "announce_work",
+            json!({"agent_id": r, "subject": "mine", "target_modules": [], "target_files": ["shared.rs"]}),
+        )
+        .await;
     }
-    let r = call(c, "announce_work", json!({"agent_id": "bob", "subject": "Change shared", "target_modules": [], "target_files": ["shared.rs"]})).await;
+    let r = call(
+        c,
+        "announce_work",
+        json!({"agent_id": "bob", "subject": "Change shared", "target_modules": [], "target_files": ["shared.rs"]}),
+    )
+    .await;
     assert_eq!(r["thread"]["status"], "open", "{r}");
     r["thread"]["id"].as_str().unwrap().to_owned()
 }
@@ -24,13 +34,22 @@ async fn full_lifecycle_with_contest_and_consensus() {
     let app = spawn_app().await;
     let c = connect(&app.url).await;
     let t = open_thread(&c, &["alice"]).await;
-    let m = call(&c, "post_to_thread", json!({"thread_id": t, "agent_id": "alice", "type": "warning", "content": "I am editing shared.rs"})).await;
-    assert_eq!((m["type"].as_str(), m["round"].as_i64(), m["token_estimate"].as_i64()), (Some("warning"), Some(1), Some(6)));
+    let m = call(
+        &c,
+        "post_to_thread",
+        json!({"thread_id": t, "agent_id": "alice", "type": "warning", "content": "I am editing shared.rs"}),
+    )
+    .await;
+    assert_eq!(
+        (m["type"].as_str(), m["round"].as_i64(), m["token_estimate"].as_i64()),
+        (Some("warning"), Some(1), Some(6))
+    );
     let err = call_err(&c, "approve_resolution", json!({"thread_id": t, "agent_id": "alice"})).await;
     assert_eq!(err, "Thread is open, not resolving");
     let err = call_err(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "alice", "summary": "x"})).await;
     assert_eq!(err, "Only the initiator or the claimant can propose a resolution");
-    let th = call(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "bob", "summary": "bob goes first"})).await;
+    let th =
+        call(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "bob", "summary": "bob goes first"})).await;
     assert_eq!(th["status"], "resolving");
     let th = call(&c, "contest_resolution", json!({"thread_id": t, "agent_id": "alice", "reason": "not yet"})).await;
     assert_eq!((th["status"].as_str(), th["round"].as_i64()), (Some("open"), Some(2)));
@@ -54,7 +73,8 @@ async fn max_rounds_close_and_cancel() {
     let c = connect(&app.url).await;
     let t = open_thread(&c, &["alice"]).await;
     for round in 1..=4 {
-        call(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "bob", "summary": format!("p{round}")})).await;
+        call(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "bob", "summary": format!("p{round}")}))
+            .await;
         let th = call(&c, "contest_resolution", json!({"thread_id": t, "agent_id": "alice", "reason": "no"})).await;
         if round < 4 {
             assert_eq!(th["round"], round + 1);
@@ -66,11 +86,25 @@ async fn max_rounds_close_and_cancel() {
     let t2 = open_thread(&c, &[]).await;
     let err = call_err(&c, "close_thread", json!({"thread_id": t2, "agent_id": "alice", "summary": "s"})).await;
     assert_eq!(err, "Only the initiator can close this thread");
-    assert_eq!(call(&c, "close_thread", json!({"thread_id": t2, "agent_id": "bob", "summary": "done"})).await, "closed");
+    assert_eq!(
+        call(&c, "close_thread", json!({"thread_id": t2, "agent_id": "bob", "summary": "done"})).await,
+        "closed"
+    );
     let t3 = open_thread(&c, &[]).await;
-    assert_eq!(call_err(&c, "cancel_thread", json!({"thread_id": t3, "agent_id": "alice"})).await, "Only the initiator can cancel this thread");
-    assert_eq!(call(&c, "cancel_thread", json!({"thread_id": t3, "agent_id": "bob", "reason": "obsolete"})).await, "cancelled");
-    let err = call_err(&c, "post_to_thread", json!({"thread_id": t3, "agent_id": "alice", "type": "context", "content": "x"})).await;
+    assert_eq!(
+        call_err(&c, "cancel_thread", json!({"thread_id": t3, "agent_id": "alice"})).await,
+        "Only the initiator can cancel this thread"
+    );
+    assert_eq!(
+        call(&c, "cancel_thread", json!({"thread_id": t3, "agent_id": "bob", "reason": "obsolete"})).await,
+        "cancelled"
+    );
+    let err = call_err(
+        &c,
+        "post_to_thread",
+        json!({"thread_id": t3, "agent_id": "alice", "type": "context", "content": "x"}),
+    )
+    .await;
     assert_eq!(err, format!("Thread {t3} is cancelled"));
     let err = call_err(&c, "get_thread", json!({"thread_id": "00000000-0000-4000-8000-000000000000"})).await;
     assert_eq!(err, "Thread not found: 00000000-0000-4000-8000-000000000000");
@@ -89,7 +123,8 @@ async fn concurrent_approvals_resolve_exactly_once() {
     let resolved = [a, b].iter().filter(|th| th["status"] == "resolved").count();
     assert_eq!(resolved, 1, "exactly one approval completes the consensus");
     let events = app.core.store().latest_events(&OrgId::default_org(), 1000).await.unwrap();
-    let resolutions: Vec<_> = events.iter().filter(|e| e.kind == "thread_resolved" && e.payload["thread_id"] == t.as_str()).collect();
+    let resolutions: Vec<_> =
+        events.iter().filter(|e| e.kind == "thread_resolved" && e.payload["thread_id"] == t.as_str()).collect();
     assert_eq!(resolutions.len(), 1);
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "gapless event sequence {seqs:?}");
@@ -141,12 +176,28 @@ async fn orgs_never_see_each_other() {
     };
     let ra = core.announce(&a, input("alice")).await.unwrap();
     let rb = core.announce(&b, input("bob")).await.unwrap();
-    assert_eq!(rb.impact.pass_count + rb.impact.concerned.len() + rb.impact.gray_zone.len(), 0, "alice is in another org");
+    assert_eq!(
+        rb.impact.pass_count + rb.impact.concerned.len() + rb.impact.gray_zone.len(),
+        0,
+        "alice is in another org"
+    );
     assert!(rb.conflicts.is_empty());
     assert_eq!(core.list_agents(&b, false).await.unwrap().len(), 1);
     assert!(core.get_thread(&b, ra.thread.id.as_str()).await.is_err(), "org A's thread is not found from org B");
     assert_eq!(core.list_threads(&b, Default::default()).await.unwrap().len(), 1);
-    core.record_edit(&a, mcp_coordinator::core::files::FileEdit { session_id: "s".into(), agent_id: "alice".into(), tool_name: "Edit".into(), file_path: "src/a.rs".into(), ..Default::default() }, true).await.unwrap();
+    core.record_edit(
+        &a,
+        mcp_coordinator::core::files::FileEdit {
+            session_id: "s".into(),
+            agent_id: "alice".into(),
+            tool_name: "Edit".into(),
+            file_path: "src/a.rs".into(),
+            ..Default::default()
+        },
+        true,
+    )
+    .await
+    .unwrap();
     assert!(core.session_files(&b, "s").await.unwrap().is_empty());
     assert!(!core.check_file_conflict(&b, "src/a.rs", "bob", None).await.unwrap().conflict);
     assert!(core.check_file_conflict(&a, "src/a.rs", "zed", None).await.unwrap().conflict);

@@ -83,7 +83,8 @@ async fn s3_depends_on_an_announced_file_is_gray_80() {
     let c = connect(&app.url).await;
     register(&c, "alice", &[]).await;
     register(&c, "bob", &[]).await;
-    announce(&c, json!({"agent_id": "alice", "subject": "DB", "target_modules": [], "target_files": ["lib/db.rs"]})).await;
+    announce(&c, json!({"agent_id": "alice", "subject": "DB", "target_modules": [], "target_files": ["lib/db.rs"]}))
+        .await;
     let r = announce(&c, json!({"agent_id": "bob", "subject": "API", "target_modules": [], "target_files": ["api/x.rs"], "depends_on_files": ["lib/db.rs"]})).await;
     let (cat, s) = impact_of(&r, "alice");
     assert_eq!((cat, s["score"].as_i64(), s["layer"].as_str()), ("gray_zone", Some(80), Some("L0")));
@@ -95,7 +96,11 @@ async fn s4_nothing_in_common_passes() {
     let app = spawn_app().await;
     let c = connect(&app.url).await;
     register(&c, "alice", &["docs"]).await;
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "X", "target_modules": ["src"], "target_files": ["src/x.rs"]})).await;
+    let r = announce(
+        &c,
+        json!({"agent_id": "bob", "subject": "X", "target_modules": ["src"], "target_files": ["src/x.rs"]}),
+    )
+    .await;
     let (cat, s) = impact_of(&r, "alice");
     assert_eq!((cat, s["score"].as_i64(), s["reason"].as_str()), ("pass", Some(0), Some("no link detected")));
     assert_eq!(r["impact"]["pass_count"], 1);
@@ -108,7 +113,8 @@ async fn layer0c_they_depend_on_my_target() {
     let c = connect(&app.url).await;
     register(&c, "alice", &[]).await;
     announce(&c, json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["a.rs"], "depends_on_files": ["core.rs"]})).await;
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["core.rs"]})).await;
+    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["core.rs"]}))
+        .await;
     let (cat, s) = impact_of(&r, "alice");
     assert_eq!((cat, s["score"].as_i64()), ("gray_zone", Some(80)));
     assert!(s["reason"].as_str().unwrap().starts_with("they depend on my target: core.rs"));
@@ -122,11 +128,20 @@ async fn layer1_recent_activity_window_is_60_minutes_inclusive() {
     edit(&app, "alice", "src/hot.rs", None).await;
     app.clock.advance_secs(60 * 60);
     call(&c, "heartbeat", json!({"agent_id": "alice"})).await;
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/hot.rs"]})).await;
+    let r =
+        announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/hot.rs"]}))
+            .await;
     let (cat, s) = impact_of(&r, "alice");
-    assert_eq!((cat, s["reason"].as_str(), s["layer"].as_str()), ("concerned", Some("same file (recent): src/hot.rs"), Some("L1")));
+    assert_eq!(
+        (cat, s["reason"].as_str(), s["layer"].as_str()),
+        ("concerned", Some("same file (recent): src/hot.rs"), Some("L1"))
+    );
     app.clock.advance_secs(1);
-    let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["src/hot.rs"]})).await;
+    let r = announce(
+        &c,
+        json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["src/hot.rs"]}),
+    )
+    .await;
     assert_eq!(impact_of(&r, "alice").0, "pass");
 }
 
@@ -141,10 +156,16 @@ async fn layer1_symbol_annotation_and_layer2_dependency() {
     let (_, s) = impact_of(&r, "alice");
     assert_eq!(s["layer"], "L0.5");
     assert_eq!(s["score"], 100);
-    assert_eq!(s["reason"], "same file: src/m.rs; disjoint symbols: you=[Lexer.next], them=[Parser.parse] — verify shared module state");
+    assert_eq!(
+        s["reason"],
+        "same file: src/m.rs; disjoint symbols: you=[Lexer.next], them=[Parser.parse] — verify shared module state"
+    );
     let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["x.rs"], "depends_on_files": ["src/dep.rs"]})).await;
     let (cat, s) = impact_of(&r, "alice");
-    assert_eq!((cat, s["score"].as_i64(), s["reason"].as_str()), ("gray_zone", Some(80), Some("depends on: src/dep.rs")));
+    assert_eq!(
+        (cat, s["score"].as_i64(), s["reason"].as_str()),
+        ("gray_zone", Some(80), Some("depends on: src/dep.rs"))
+    );
 }
 
 #[tokio::test]
@@ -153,13 +174,19 @@ async fn layer1_in_flight_claim() {
     let c = connect(&app.url).await;
     register(&c, "alice", &[]).await;
     app.core.start_working_file(&Principal::open_mode(), "alice", "src/live.rs").await.unwrap();
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/live.rs"]})).await;
+    let r =
+        announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/live.rs"]}))
+            .await;
     let (cat, s) = impact_of(&r, "alice");
     assert_eq!((cat, s["reason"].as_str()), ("concerned", Some("same file (in flight): src/live.rs")));
     assert_eq!(r["conflicts"][0]["description"], "Hot file: src/live.rs is being edited by Agent alice");
     app.clock.advance_secs(30 * 60);
     call(&c, "heartbeat", json!({"agent_id": "alice"})).await;
-    let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["src/live.rs"]})).await;
+    let r = announce(
+        &c,
+        json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["src/live.rs"]}),
+    )
+    .await;
     assert_eq!(impact_of(&r, "alice").0, "pass", "claim expired after 30 minutes");
 }
 
@@ -169,16 +196,19 @@ async fn resolved_threads_count_for_30_minutes() {
     let c = connect(&app.url).await;
     register(&c, "alice", &[]).await;
     register(&c, "zed", &[]).await;
-    let r = announce(&c, json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["f.rs"]})).await;
+    let r = announce(&c, json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["f.rs"]}))
+        .await;
     assert_eq!(r["thread"]["status"], "resolved", "nobody concerned: auto-resolved at creation");
     app.clock.advance_secs(30 * 60);
     call(&c, "heartbeat", json!({"agent_id": "alice"})).await;
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["f.rs"]})).await;
+    let r =
+        announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["f.rs"]})).await;
     assert_eq!(impact_of(&r, "alice").0, "concerned", "exactly 30 minutes after resolution");
     app.clock.advance_secs(1);
     call(&c, "heartbeat", json!({"agent_id": "alice"})).await;
     call(&c, "cancel_thread", json!({"thread_id": r["thread"]["id"], "agent_id": "bob"})).await;
-    let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["f.rs"]})).await;
+    let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["f.rs"]}))
+        .await;
     assert_eq!(impact_of(&r, "alice").0, "pass", "31 minutes after resolution; bob's thread cancelled");
 }
 
@@ -188,7 +218,8 @@ async fn agents_past_the_online_ttl_are_not_candidates() {
     let c = connect(&app.url).await;
     register(&c, "alice", &["src"]).await;
     app.clock.advance_secs(901);
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": ["src"], "target_files": []})).await;
+    let r =
+        announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": ["src"], "target_files": []})).await;
     assert_eq!(r["impact"]["pass_count"], 0);
     assert!(r["impact"]["gray_zone"].as_array().unwrap().is_empty());
 }
@@ -198,9 +229,21 @@ async fn run_ids_scope_visibility() {
     let app = spawn_app().await;
     let c = connect(&app.url).await;
     register(&c, "alice", &[]).await;
-    announce(&c, json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["r.rs"], "run_id": "r1"})).await;
-    let r = announce(&c, json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["r.rs"], "run_id": "r2"})).await;
+    announce(
+        &c,
+        json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["r.rs"], "run_id": "r1"}),
+    )
+    .await;
+    let r = announce(
+        &c,
+        json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["r.rs"], "run_id": "r2"}),
+    )
+    .await;
     assert_eq!(impact_of(&r, "alice").0, "pass");
-    let r = announce(&c, json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["r.rs"], "run_id": "r1"})).await;
+    let r = announce(
+        &c,
+        json!({"agent_id": "carol", "subject": "C", "target_modules": [], "target_files": ["r.rs"], "run_id": "r1"}),
+    )
+    .await;
     assert_eq!(impact_of(&r, "alice").0, "concerned");
 }

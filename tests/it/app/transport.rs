@@ -11,11 +11,32 @@ use tokio::process::Command;
 use crate::support::{call, connect, params, spawn_app, spawn_app_with, text};
 
 const TOOLS: [&str; 26] = [
-    "register_agent", "list_agents", "heartbeat", "agent_activity", "announce_work", "post_to_thread",
-    "propose_resolution", "approve_resolution", "contest_resolution", "close_thread", "cancel_thread", "get_thread",
-    "get_thread_updates", "list_threads", "log_action_summary", "hot_files", "get_session_files",
-    "check_file_conflict", "set_dependency_map", "get_blast_radius", "get_module_info", "wait_for_message",
-    "get_queued_messages", "mqtt_publish", "coordinator_status", "wait_for_peers",
+    "register_agent",
+    "list_agents",
+    "heartbeat",
+    "agent_activity",
+    "announce_work",
+    "post_to_thread",
+    "propose_resolution",
+    "approve_resolution",
+    "contest_resolution",
+    "close_thread",
+    "cancel_thread",
+    "get_thread",
+    "get_thread_updates",
+    "list_threads",
+    "log_action_summary",
+    "hot_files",
+    "get_session_files",
+    "check_file_conflict",
+    "set_dependency_map",
+    "get_blast_radius",
+    "get_module_info",
+    "wait_for_message",
+    "get_queued_messages",
+    "mqtt_publish",
+    "coordinator_status",
+    "wait_for_peers",
 ];
 
 fn assert_tools(tools: &[rmcp::model::Tool]) {
@@ -29,7 +50,16 @@ fn assert_tools(tools: &[rmcp::model::Tool]) {
     }
     let announce = tools.iter().find(|t| t.name == "announce_work").unwrap();
     let props = announce.input_schema.get("properties").unwrap();
-    for arg in ["agent_id", "subject", "plan", "target_modules", "target_files", "depends_on_files", "target_symbols", "run_id"] {
+    for arg in [
+        "agent_id",
+        "subject",
+        "plan",
+        "target_modules",
+        "target_files",
+        "depends_on_files",
+        "target_symbols",
+        "run_id",
+    ] {
         assert!(props.get(arg).is_some(), "announce_work has {arg}");
     }
 }
@@ -57,8 +87,19 @@ async fn stdio_serves_the_same_tools_on_the_real_binary() {
     let c = ().serve(transport).await.unwrap();
     assert_tools(&c.list_all_tools().await.unwrap());
     c.call_tool(params("register_agent", json!({"agent_id": "alice", "name": "Alice", "modules": []}))).await.unwrap();
-    c.call_tool(params("announce_work", json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["x.rs"]}))).await.unwrap();
-    let r = c.call_tool(params("announce_work", json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["x.rs"]}))).await.unwrap();
+    c.call_tool(params(
+        "announce_work",
+        json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["x.rs"]}),
+    ))
+    .await
+    .unwrap();
+    let r = c
+        .call_tool(params(
+            "announce_work",
+            json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["x.rs"]}),
+        ))
+        .await
+        .unwrap();
     let v: Value = serde_json::from_str(&text(&r)).unwrap();
     assert_eq!(v["impact"]["concerned"][0]["agent_id"], "alice");
     let r = c.call_tool(params("mqtt_publish", json!({"topic": "broadcast", "payload": "{}"}))).await.unwrap();
@@ -96,17 +137,30 @@ async fn dependency_status_and_peer_tools() {
     assert_eq!(br["direct_dependents"], json!(["core"]));
     assert_eq!(br["indirect_dependents"], json!(["api"]));
     assert_eq!(br["active_threads_in_radius"][0]["subject"], "API work");
-    let r = call(&c, "announce_work", json!({"agent_id": "bob", "subject": "DB", "target_modules": ["db"], "target_files": ["db/x.rs"]})).await;
+    let r = call(
+        &c,
+        "announce_work",
+        json!({"agent_id": "bob", "subject": "DB", "target_modules": ["db"], "target_files": ["db/x.rs"]}),
+    )
+    .await;
     assert_eq!(r["conflicts"][0]["type"], "dependency_chain");
     assert!(r["conflicts"][0]["description"].as_str().unwrap().starts_with("api depends on db (thread "));
     let st = call(&c, "coordinator_status", json!({})).await;
-    assert_eq!((st["agents_online"].as_i64(), st["open_threads"].as_i64(), st["mqtt_connected"].as_bool()), (Some(2), Some(1), Some(false)));
+    assert_eq!(
+        (st["agents_online"].as_i64(), st["open_threads"].as_i64(), st["mqtt_connected"].as_bool()),
+        (Some(2), Some(1), Some(false))
+    );
     let peers = call(&c, "wait_for_peers", json!({"agent_id": "alice", "min_peers": 1, "timeout_seconds": 1})).await;
     assert_eq!(peers["ready"], true);
     assert_eq!(peers["online_peers"][0]["id"], "bob");
     let none = call(&c, "wait_for_peers", json!({"agent_id": "alice", "min_peers": 5, "timeout_seconds": 1})).await;
     assert_eq!((none["ready"].as_bool(), none["timeout"].as_bool()), (Some(false), Some(true)));
-    let s = call(&c, "log_action_summary", json!({"session_id": "s1", "agent_id": "alice", "file_path": "api/a.rs", "summary": "did a thing"})).await;
+    let s = call(
+        &c,
+        "log_action_summary",
+        json!({"session_id": "s1", "agent_id": "alice", "file_path": "api/a.rs", "summary": "did a thing"}),
+    )
+    .await;
     assert_eq!(s["file_path"], "api/a.rs");
     let act = call(&c, "agent_activity", json!({})).await;
     assert_eq!(act.as_array().unwrap().len(), 2);

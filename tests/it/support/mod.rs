@@ -92,4 +92,3 @@ pub async fn call_err(c: &Client, name: &'static str, args: Value) -> String {
     assert_eq!(r.is_error, Some(true), "{name} should fail, got {}", text(&r));
     text(&r)
 }
-
