@@ -14,7 +14,7 @@ use crate::config::{SessionMode, Settings};
 use crate::core::paths::RepoRoots;
 use crate::core::ports::{AlwaysLeader, Clock, LocalBus, SystemClock};
 use crate::core::{Core, CoreSettings};
-use crate::http::{AppState, ListenerInfo};
+use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
@@ -128,8 +128,11 @@ impl App {
             shutdown: shutdown.token(),
             info: ListenerInfo { http_port: addr.port(), bind_all: settings.bind.is_unspecified() },
             retention,
+            allow_reset: settings.allow_reset,
+            sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
-        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), settings.max_body_bytes);
+        let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
+        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), policy, settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
         Ok(App {
             listener,
@@ -193,4 +196,16 @@ fn public_host(url: &str) -> Option<String> {
     let rest = url.split("://").nth(1)?;
     let host = rest.split('/').next()?;
     (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// Allowed browser origins: the configured ones plus the public URL's origin.
+fn allowed_origins(settings: &Settings) -> Vec<String> {
+    let mut out = settings.allowed_origins.clone();
+    if let Some(u) = &settings.public_url {
+        let mut parts = u.splitn(4, '/');
+        if let (Some(scheme), Some(_), Some(host)) = (parts.next(), parts.next(), parts.next()) {
+            out.push(format!("{scheme}//{host}"));
+        }
+    }
+    out
 }

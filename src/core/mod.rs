@@ -13,6 +13,7 @@ pub mod ids;
 pub mod paths;
 pub mod ports;
 pub mod principal;
+pub mod reports;
 pub mod rows;
 pub mod status;
 pub mod threads;

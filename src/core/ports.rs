@@ -14,7 +14,7 @@ use super::deps::ModuleInfo;
 use super::error::CoreError;
 use super::events::{DomainEvent, EventRecord};
 use super::files::{ActionSummary, FileActivity, HotFile, WorkingClaim};
-use super::ids::{AgentId, OrgId, SessionId, ThreadId};
+use super::ids::{AgentId, OrgId, RunId, SessionId, ThreadId};
 use super::paths::RepoPath;
 use super::threads::{Introspection, Message, Thread, ThreadStatus};
 use super::time::Timestamp;
@@ -287,9 +287,32 @@ pub trait SystemStore: Send + Sync {
     async fn latest_events(&self, org: &OrgId, limit: usize) -> StoreResult<Vec<EventRecord>>;
 }
 
+/// One row of the per-layer scoring statistics: firings of `layer` whose thread ended in `outcome`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerStatRow {
+    pub layer: String,
+    /// A resolution type, `cancelled`, or `unresolved`.
+    pub outcome: String,
+    pub fire_count: i64,
+    pub score_sum: i64,
+}
+
+/// Reports and administration used by the REST API.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Inserts events that have no other row to go with (e.g. `token_usage`).
+    async fn append_events(&self, org: &OrgId, events: Vec<DomainEvent>, now: Timestamp) -> StoreResult<Vec<EventRecord>>;
+    /// Thread counts per status for exactly this run (`None` = threads without a run).
+    async fn thread_counts(&self, org: &OrgId, run_id: Option<&RunId>) -> StoreResult<Vec<(ThreadStatus, i64)>>;
+    /// Layer firings since `since`, grouped by layer and thread outcome.
+    async fn layer_stats(&self, org: &OrgId, since: Timestamp) -> StoreResult<Vec<LayerStatRow>>;
+    /// Deletes the org's coordination data (the event sequence is kept); returns rows deleted per table.
+    async fn reset_org(&self, org: &OrgId) -> StoreResult<Vec<(String, usize)>>;
+}
+
 /// The whole store.
-pub trait Store: AgentStore + ThreadStore + FileStore + DepStore + SystemStore {}
-impl<T: AgentStore + ThreadStore + FileStore + DepStore + SystemStore> Store for T {}
+pub trait Store: AgentStore + ThreadStore + FileStore + DepStore + SystemStore + ReportStore {}
+impl<T: AgentStore + ThreadStore + FileStore + DepStore + SystemStore + ReportStore> Store for T {}
 
 /// Fan-out of committed events (in-process now; Redis across replicas later).
 pub trait EventBus: Send + Sync {

@@ -4,5 +4,6 @@
 
 mod app;
 mod architecture;
+mod rest;
 mod store;
 mod support;

@@ -13,6 +13,7 @@ mod files;
 mod introspections;
 mod messages;
 mod migrate;
+mod reports;
 mod system;
 mod thread_changes;
 mod thread_rows;
