@@ -23,6 +23,21 @@ fn status(s: Status) -> ThreadStatus {
     }
 }
 
+pub fn upsert_thread(idx: &mut OrgIndex, t: &brute::T) {
+    idx.upsert_thread(IdxThread {
+        id: t.id.clone(),
+        initiator: t.initiator.clone(),
+        subject: t.subject.clone(),
+        status: status(t.status),
+        created_at: t.created_at,
+        resolved_at: t.resolved_at,
+        run_id: t.run_id.clone(),
+        target_files: t.target_files.clone(),
+        depends_on: t.depends_on.clone(),
+        target_modules: t.target_modules.clone(),
+    });
+}
+
 /// Builds the indexed view of a world the way the server does: agents, threads, activity in row-id order,
 /// claims (one per agent and file), dependency map.
 pub fn build_index(w: &World) -> OrgIndex {
@@ -31,18 +46,7 @@ pub fn build_index(w: &World) -> OrgIndex {
         idx.upsert_agent(&a.id, &a.name, &a.modules, a.online, a.last_seen);
     }
     for t in &w.threads {
-        idx.upsert_thread(IdxThread {
-            id: t.id.clone(),
-            initiator: t.initiator.clone(),
-            subject: t.subject.clone(),
-            status: status(t.status),
-            created_at: t.created_at,
-            resolved_at: t.resolved_at,
-            run_id: t.run_id.clone(),
-            target_files: t.target_files.clone(),
-            depends_on: t.depends_on.clone(),
-            target_modules: t.target_modules.clone(),
-        });
+        upsert_thread(&mut idx, t);
     }
     let mut rows: Vec<&brute::Row> = w.activity.iter().collect();
     rows.sort_by_key(|r| r.id);
