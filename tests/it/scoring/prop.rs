@@ -212,13 +212,13 @@ fn agent_gen() -> impl Strategy<Value = AgentGen> {
         5 => (0u32..1010).prop_map(When::Inside),
         1 => (1u32..1000).prop_map(When::Outside),
     ];
-    (prop::collection::vec(0..MODULES.len(), 0..4), prop::bool::weighted(0.9), last_seen)
+    (prop::collection::vec(0..=MODULES.len(), 0..4), prop::bool::weighted(0.9), last_seen)
         .prop_map(|(modules, online, last_seen)| AgentGen { modules, online, last_seen })
 }
 
 /// Mostly online agents without modules (crowds where more than 20 candidates are passed over).
 fn crowd_agent_gen() -> impl Strategy<Value = AgentGen> {
-    (prop::collection::vec(0..MODULES.len(), 0..2), prop::bool::weighted(0.95), (0u32..1010).prop_map(When::Inside))
+    (prop::collection::vec(0..=MODULES.len(), 0..2), prop::bool::weighted(0.95), (0u32..1010).prop_map(When::Inside))
         .prop_map(|(modules, online, last_seen)| AgentGen { modules, online, last_seen })
 }
 
@@ -384,6 +384,12 @@ fn modules(ix: &[usize]) -> Vec<String> {
     dedup(ix.iter().map(|&i| MODULES[i].to_owned()))
 }
 
+/// As `modules`, where index `MODULES.len()` is the empty string: registration rejects it, but the index
+/// tolerates it (it never enters the module map) and it must never overlap anything.
+fn agent_modules(ix: &[usize]) -> Vec<String> {
+    dedup(ix.iter().map(|&i| MODULES.get(i).copied().unwrap_or_default().to_owned()))
+}
+
 fn run(r: u8) -> Option<RunId> {
     match r {
         0 => None,
@@ -408,7 +414,7 @@ fn mk_agent(inp: &Input, i: usize, a: &AgentGen) -> Agent {
     Agent {
         id: agent_id(i),
         name: format!("Agent {i}"),
-        modules: modules(&a.modules),
+        modules: agent_modules(&a.modules),
         online: a.online,
         last_seen: now_trunc.plus_millis(resolve_ms(a.last_seen, inp.ttl_secs)),
     }

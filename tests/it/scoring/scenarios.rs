@@ -122,6 +122,17 @@ fn same_module_is_gray_30_l3() {
 }
 
 #[test]
+fn empty_module_strings_never_overlap() {
+    let mut idx = org();
+    // registration rejects empty modules; the index tolerates them, and they must not match `/abs` (nor anything)
+    idx.upsert_agent(&id("x"), "Xavier", &strings(&["", "/abs"]), true, NOW);
+    let impact = score(&mut idx, &query(&[], &[], &["/abs/x"]));
+    assert_eq!(only(&impact).reason, "module overlap: /abs");
+    idx.upsert_agent(&id("x"), "Xavier", &strings(&[""]), true, NOW);
+    assert_pass(&score(&mut idx, &query(&[], &[], &["/abs"])), 1);
+}
+
+#[test]
 fn dependency_on_an_announced_file_is_gray_80_l0() {
     let mut idx = org();
     idx.upsert_thread(thread("x", &["src/api.rs"], &[], &[]));
