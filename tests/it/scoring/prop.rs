@@ -15,13 +15,12 @@ use proptest::test_runner::RngAlgorithm;
 use mcp_coordinator::core::announce::Severity;
 use mcp_coordinator::core::announce::conflicts::detect;
 use mcp_coordinator::core::announce::impact::score_impact;
+use mcp_coordinator::core::announce::index::OrgIndex;
 use mcp_coordinator::core::ids::{AgentId, RunId, ThreadId};
 use mcp_coordinator::core::paths::RepoPath;
 use mcp_coordinator::core::time::Timestamp;
 
 use super::brute::{self, Agent, Claim, Query, Row, Status, T, World};
-use mcp_coordinator::core::announce::index::OrgIndex;
-
 use super::{build_index, to_query, upsert_thread};
 
 /// `now`, in whole seconds (2026-09-21); the generated `now` adds 0–999 ms to it.
@@ -504,7 +503,7 @@ fn build_index_churned(inp: &Input, churn: &ChurnGen, w: &World, q: &Query) -> O
     // stale states
     for (r, a) in &churn.agents {
         let i = usize::from(*r) % inp.agents.len();
-        upsert_agent(&mut idx, &mk_agent(inp, i, a));
+        upsert_agent(&mut idx, &Agent { name: format!("Old name {i}"), ..mk_agent(inp, i, a) });
     }
     if !inp.threads.is_empty() {
         for (r, t) in &churn.threads {
