@@ -177,11 +177,13 @@ impl Core {
         Ok(())
     }
 
-    /// Forgets index entries that can no longer fire (the 60 s window roll).
-    pub fn roll_indexes(&self) {
-        let now = self.now();
+    /// Forgets index entries that can no longer fire (the 60 s window roll). Runs under each org's write lock
+    /// so it never races an announcement that read an earlier `now`.
+    pub async fn roll_indexes(&self) {
         let slots: Vec<Arc<OrgSlot>> = self.inner.orgs.lock().values().cloned().collect();
         for s in slots {
+            let _w = s.write.lock().await;
+            let now = self.now();
             s.index.lock().roll(now);
         }
     }

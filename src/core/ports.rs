@@ -301,7 +301,12 @@ pub struct LayerStatRow {
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     /// Inserts events that have no other row to go with (e.g. `token_usage`).
-    async fn append_events(&self, org: &OrgId, events: Vec<DomainEvent>, now: Timestamp) -> StoreResult<Vec<EventRecord>>;
+    async fn append_events(
+        &self,
+        org: &OrgId,
+        events: Vec<DomainEvent>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<EventRecord>>;
     /// Thread counts per status for exactly this run (`None` = threads without a run).
     async fn thread_counts(&self, org: &OrgId, run_id: Option<&RunId>) -> StoreResult<Vec<(ThreadStatus, i64)>>;
     /// Layer firings since `since`, grouped by layer and thread outcome.

@@ -64,7 +64,7 @@ impl Core {
             out.extend(self.inner.store.list_threads(&p.org, &f).await?);
         }
         out.retain(|t| run.as_ref().is_none_or(|r| t.run_id.is_none() || t.run_id.as_ref() == Some(r)));
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(out)
     }
 
@@ -94,7 +94,11 @@ impl Core {
                        "status": t.status, "target_files": t.target_files})
             })
             .collect();
-        Ok(if threads.is_empty() { json!({"interrupt": false}) } else { json!({"interrupt": true, "threads": threads}) })
+        Ok(if threads.is_empty() {
+            json!({"interrupt": false})
+        } else {
+            json!({"interrupt": true, "threads": threads})
+        })
     }
 
     /// `/api/consultation/{id}/status`.
@@ -146,9 +150,9 @@ impl Core {
         let rows = self.inner.store.layer_stats(&p.org, since).await?;
         let mut layers: BTreeMap<String, (i64, i64, BTreeMap<String, i64>)> = BTreeMap::new();
         for r in rows {
-            let e = layers.entry(r.layer.clone()).or_insert_with(|| {
-                (0, 0, OUTCOMES.iter().map(|o| ((*o).to_owned(), 0)).collect())
-            });
+            let e = layers
+                .entry(r.layer.clone())
+                .or_insert_with(|| (0, 0, OUTCOMES.iter().map(|o| ((*o).to_owned(), 0)).collect()));
             e.0 += r.fire_count;
             e.1 += r.score_sum;
             *e.2.entry(r.outcome).or_insert(0) += r.fire_count;

@@ -35,7 +35,8 @@ impl ApiError {
 
     /// 400 `INVALID_REQUEST` with the failing field paths.
     pub fn validation(issues: Vec<(String, String)>) -> Self {
-        let issues: Vec<Value> = issues.into_iter().map(|(path, message)| json!({"path": path, "message": message})).collect();
+        let issues: Vec<Value> =
+            issues.into_iter().map(|(path, message)| json!({"path": path, "message": message})).collect();
         let mut e = Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Request body failed validation");
         e.body["details"] = json!({"issues": issues});
         e

@@ -77,16 +77,24 @@ async fn replay(s: &AppState, org: &OrgId, last: Option<i64>) -> Result<(Vec<Eve
     let mut frames = Vec::new();
     let events = match last.filter(|l| *l > 0) {
         Some(last) => {
-            let latest = store.latest_events(org, REPLAY_CAP).await.map_err(|e| ApiError::from(crate::core::error::CoreError::from(e)))?;
+            let latest = store
+                .latest_events(org, REPLAY_CAP)
+                .await
+                .map_err(|e| ApiError::from(crate::core::error::CoreError::from(e)))?;
             match latest.first() {
                 Some(first) if first.seq > last + 1 => {
-                    frames.push(Event::default().comment(format!(" replay truncated, {} events skipped", first.seq - last - 1)));
+                    frames.push(
+                        Event::default().comment(format!(" replay truncated, {} events skipped", first.seq - last - 1)),
+                    );
                     latest
                 }
                 _ => latest.into_iter().filter(|e| e.seq > last).collect(),
             }
         }
-        None => store.latest_events(org, REPLAY_DEFAULT).await.map_err(|e| ApiError::from(crate::core::error::CoreError::from(e)))?,
+        None => store
+            .latest_events(org, REPLAY_DEFAULT)
+            .await
+            .map_err(|e| ApiError::from(crate::core::error::CoreError::from(e)))?,
     };
     let top = events.last().map_or(last.unwrap_or(0), |e| e.seq);
     frames.extend(events.iter().map(frame));
@@ -94,11 +102,20 @@ async fn replay(s: &AppState, org: &OrgId, last: Option<i64>) -> Result<(Vec<Eve
 }
 
 /// The SSE handler.
-pub async fn events(State(s): State<AppState>, Caller(p): Caller, headers: HeaderMap, Input(q): Input<Resume>) -> Response {
+pub async fn events(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Input(q): Input<Resume>,
+) -> Response {
     let Ok(permit) = s.sse.clients.clone().try_acquire_owned() else {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "TOO_MANY_SSE_CLIENTS", "Too many event streams; retry shortly")
-            .with_retry_after(5)
-            .into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_SSE_CLIENTS",
+            "Too many event streams; retry shortly",
+        )
+        .with_retry_after(5)
+        .into_response();
     };
     let last = headers
         .get("last-event-id")
@@ -113,7 +130,8 @@ pub async fn events(State(s): State<AppState>, Caller(p): Caller, headers: Heade
     let live = Live { rx, org: p.org.clone(), last: top, stop: s.shutdown.clone(), _permit: permit };
     let body: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         Box::pin(stream::iter(frames.into_iter().map(Ok)).chain(stream::unfold(live, next_live)));
-    let mut res = Sse::new(body).keep_alive(KeepAlive::new().interval(s.sse.heartbeat).text("keep-alive")).into_response();
+    let mut res =
+        Sse::new(body).keep_alive(KeepAlive::new().interval(s.sse.heartbeat).text("keep-alive")).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));

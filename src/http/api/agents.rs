@@ -18,7 +18,11 @@ pub struct Register {
     modules: Vec<String>,
 }
 
-pub async fn register(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Register>) -> ApiResult<Json<Value>> {
+pub async fn register(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Register>,
+) -> ApiResult<Json<Value>> {
     let agent = s.core.register_agent(&p, &b.agent_id, &b.name, &b.modules).await?;
     Ok(Json(json!(agent)))
 }
@@ -29,7 +33,11 @@ pub struct MaybeAgent {
     agent_id: Option<String>,
 }
 
-pub async fn session_start(State(s): State<AppState>, Caller(p): Caller, Input(_): Input<MaybeAgent>) -> ApiResult<Json<Value>> {
+pub async fn session_start(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(_): Input<MaybeAgent>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(s.core.session_start(&p).await?))
 }
 
@@ -38,16 +46,28 @@ pub struct AgentOnly {
     agent_id: String,
 }
 
-pub async fn session_stop(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<AgentOnly>) -> ApiResult<Json<Value>> {
+pub async fn session_stop(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<AgentOnly>,
+) -> ApiResult<Json<Value>> {
     s.core.depart_agent(&p, &b.agent_id, "session_stop").await?;
     Ok(Json(json!({"ok": true})))
 }
 
-pub async fn agent_status(State(s): State<AppState>, Caller(p): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn agent_status(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(s.core.agent_status(&p, &id).await?))
 }
 
-pub async fn check_interrupt(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<AgentOnly>) -> ApiResult<Json<Value>> {
+pub async fn check_interrupt(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<AgentOnly>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(s.core.check_interrupt(&p, &b.agent_id).await?))
 }
 
@@ -65,7 +85,11 @@ pub struct Usage {
     thinking: Option<i64>,
 }
 
-pub async fn token_usage(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Usage>) -> ApiResult<Json<Value>> {
+pub async fn token_usage(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Usage>,
+) -> ApiResult<Json<Value>> {
     let u = TokenUsage {
         agent_id: b.agent_id,
         session_id: b.session_id,

@@ -19,7 +19,11 @@ pub struct CheckConflict {
     agent_id: String,
 }
 
-pub async fn check_conflict(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<CheckConflict>) -> ApiResult<Json<Value>> {
+pub async fn check_conflict(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<CheckConflict>,
+) -> ApiResult<Json<Value>> {
     let c = s.core.check_file_conflict(&p, &b.file, &b.agent_id, None).await?;
     let path = s.core.settings().repo_roots.normalize(&b.file)?;
     let warnings: Vec<String> = c
@@ -42,7 +46,11 @@ pub struct LogFile {
     file: String,
 }
 
-pub async fn log_file(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<LogFile>) -> ApiResult<Json<Value>> {
+pub async fn log_file(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<LogFile>,
+) -> ApiResult<Json<Value>> {
     let edit = FileEdit {
         session_id: b.session_id,
         agent_id: b.agent_id,
@@ -65,7 +73,11 @@ pub struct Activity {
     content: Option<String>,
 }
 
-pub async fn file_activity(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Activity>) -> ApiResult<Json<Value>> {
+pub async fn file_activity(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Activity>,
+) -> ApiResult<Json<Value>> {
     if b.content.as_ref().is_some_and(|c| c.chars().count() > MAX_CONTENT_CHARS) {
         return Err(ApiError::validation(vec![("content".into(), format!("at most {MAX_CONTENT_CHARS} characters"))]));
     }
@@ -98,12 +110,20 @@ pub struct Working {
     file_path: String,
 }
 
-pub async fn working_start(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Working>) -> ApiResult<Json<Value>> {
+pub async fn working_start(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Working>,
+) -> ApiResult<Json<Value>> {
     let until = s.core.start_working_file(&p, &b.agent_id, &b.file_path).await?;
     Ok(Json(json!({"ok": true, "claim_until": until.iso()})))
 }
 
-pub async fn working_stop(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Working>) -> ApiResult<Json<Value>> {
+pub async fn working_stop(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Working>,
+) -> ApiResult<Json<Value>> {
     s.core.stop_working_file(&p, &b.agent_id, &b.file_path).await?;
     Ok(Json(json!({"ok": true})))
 }

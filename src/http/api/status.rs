@@ -26,7 +26,11 @@ pub struct Window {
     since: Option<String>,
 }
 
-pub async fn scoring_stats(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Window>) -> ApiResult<Json<Value>> {
+pub async fn scoring_stats(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Window>,
+) -> ApiResult<Json<Value>> {
     let hours = parse_window(b.since.as_deref().unwrap_or("24h"))?;
     Ok(Json(s.core.scoring_stats(&p, hours).await?))
 }
@@ -36,7 +40,11 @@ pub async fn reset(State(s): State<AppState>, Caller(p): Caller, Input(_): Input
         return Err(ApiError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", "Resetting requires the admin role"));
     }
     if !s.allow_reset {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "RESET_DISABLED", "Reset is disabled; set COORDINATOR_ALLOW_RESET=true to enable it"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "RESET_DISABLED",
+            "Reset is disabled; set COORDINATOR_ALLOW_RESET=true to enable it",
+        ));
     }
     let deleted = s.core.reset_org(&p).await?;
     Ok(Json(json!({"ok": true, "deleted": deleted})))

@@ -30,7 +30,11 @@ pub struct Announce {
     run_id: Option<String>,
 }
 
-pub async fn announce(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Announce>) -> ApiResult<Json<Value>> {
+pub async fn announce(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Announce>,
+) -> ApiResult<Json<Value>> {
     let input = AnnounceInput {
         agent_id: b.agent_id,
         agent_name: b.agent_name,
@@ -62,7 +66,14 @@ pub struct Post {
 
 pub async fn post(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Post>) -> ApiResult<Json<Value>> {
     let thread_id = b.thread_id.clone();
-    let input = PostInput { thread_id: b.thread_id, agent_id: b.agent_id, agent_name: b.agent_name, kind: b.kind, content: b.content, ..PostInput::default() };
+    let input = PostInput {
+        thread_id: b.thread_id,
+        agent_id: b.agent_id,
+        agent_name: b.agent_name,
+        kind: b.kind,
+        content: b.content,
+        ..PostInput::default()
+    };
     match s.core.post_to_thread(&p, input).await {
         Ok(m) => Ok(Json(json!(m))),
         Err(CoreError::ThreadNotFound(_)) => {
@@ -78,11 +89,16 @@ pub struct ThreadAgent {
     agent_id: String,
 }
 
-pub async fn claim(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<ThreadAgent>) -> ApiResult<Json<Value>> {
+pub async fn claim(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<ThreadAgent>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(match s.core.claim_task(&p, &b.thread_id, &b.agent_id).await? {
         ClaimOutcome::Claimed(_) => json!({"success": true}),
         ClaimOutcome::Refused(r) => {
-            let mut v = json!({"success": false, "claimed_by": r.claimed_by, "assigned_to": r.assigned_to, "status": r.status});
+            let mut v =
+                json!({"success": false, "claimed_by": r.claimed_by, "assigned_to": r.assigned_to, "status": r.status});
             if let Some((t, files)) = r.conflict {
                 v["conflict"] = json!({"thread_id": t, "files": files});
             }
@@ -91,7 +107,11 @@ pub async fn claim(State(s): State<AppState>, Caller(p): Caller, Input(b): Input
     }))
 }
 
-pub async fn unclaim(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<ThreadAgent>) -> ApiResult<Json<Value>> {
+pub async fn unclaim(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<ThreadAgent>,
+) -> ApiResult<Json<Value>> {
     let (success, poisoned) = s.core.unclaim_task(&p, &b.thread_id, &b.agent_id).await?;
     Ok(Json(json!({"success": success, "poisoned": poisoned})))
 }
@@ -107,7 +127,11 @@ pub async fn propose(State(s): State<AppState>, Caller(p): Caller, Input(b): Inp
     Ok(Json(json!(s.core.propose_resolution(&p, &b.thread_id, &b.agent_id, &b.summary).await?)))
 }
 
-pub async fn approve(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<ThreadAgent>) -> ApiResult<Json<Value>> {
+pub async fn approve(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<ThreadAgent>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(s.core.approve_resolution(&p, &b.thread_id, &b.agent_id).await?)))
 }
 
@@ -125,11 +149,19 @@ pub struct RunRequired {
     run_id: String,
 }
 
-pub async fn summary(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<RunRequired>) -> ApiResult<Json<Value>> {
+pub async fn summary(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<RunRequired>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(s.core.threads_summary(&p, &b.run_id).await?))
 }
 
-pub async fn consultation_status(State(s): State<AppState>, Caller(p): Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn consultation_status(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     match s.core.consultation_status(&p, &id).await {
         Ok(c) => Ok(Json(json!(c))),
         Err(CoreError::ThreadNotFound(_)) => {
@@ -146,7 +178,11 @@ pub struct Response {
     reason: String,
 }
 
-pub async fn introspection_response(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<Response>) -> ApiResult<Json<Value>> {
+pub async fn introspection_response(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<Response>,
+) -> ApiResult<Json<Value>> {
     let (row, joined) = s.core.respond_introspection(&p, &b.introspection_id, b.concerned, &b.reason).await?;
     let mut v = json!(row);
     v["joined"] = json!(joined);
@@ -158,6 +194,10 @@ pub struct AgentQuery {
     agent_id: String,
 }
 
-pub async fn pending_introspections(State(s): State<AppState>, Caller(p): Caller, Input(b): Input<AgentQuery>) -> ApiResult<Json<Value>> {
+pub async fn pending_introspections(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Input(b): Input<AgentQuery>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(s.core.pending_introspections(&p, &b.agent_id).await?)))
 }
