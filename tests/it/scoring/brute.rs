@@ -286,18 +286,18 @@ fn firings(w: &World, q: &Query, x: &Agent) -> Vec<Firing> {
             continue;
         }
         let mut annotated: Option<String> = None;
-        if !q.symbols.is_empty() {
-            if let Some(row) = latest_symbols_row(w, &x.id, f) {
-                let theirs = row.symbols.clone().unwrap_or_default();
-                let disjoint = theirs.iter().all(|s| !q.symbols.contains(s));
-                if secs(row.at) >= act_start && !theirs.is_empty() && disjoint {
-                    annotated = Some(format!(
-                        "same file: {}; disjoint symbols: you=[{}], them=[{}] — verify shared module state",
-                        f.as_str(),
-                        symbol_list(&q.symbols),
-                        symbol_list(&theirs)
-                    ));
-                }
+        if !q.symbols.is_empty()
+            && let Some(row) = latest_symbols_row(w, &x.id, f)
+        {
+            let theirs = row.symbols.clone().unwrap_or_default();
+            let disjoint = theirs.iter().all(|s| !q.symbols.contains(s));
+            if secs(row.at) >= act_start && !theirs.is_empty() && disjoint {
+                annotated = Some(format!(
+                    "same file: {}; disjoint symbols: you=[{}], them=[{}] — verify shared module state",
+                    f.as_str(),
+                    symbol_list(&q.symbols),
+                    symbol_list(&theirs)
+                ));
             }
         }
         match annotated {
