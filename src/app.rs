@@ -18,6 +18,10 @@ use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::mqtt::broker::BrokerSettings;
+use crate::mqtt::retained::RETAINED_CAP;
+use crate::mqtt::ws::WsBridge;
+use crate::mqtt::{MqttAuthenticator, OpenAuthenticator, TcpStatus};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
 /// A built, listening server.
@@ -27,6 +31,7 @@ pub struct App {
     core: Core,
     shutdown: Shutdown,
     addr: SocketAddr,
+    mqtt: TcpStatus,
     drain: Duration,
     _lock: File,
 }
@@ -92,6 +97,15 @@ impl App {
 
     /// `build` with an explicit clock.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        Self::build_with(settings, clock, Arc::new(OpenAuthenticator)).await
+    }
+
+    /// `build` with an explicit clock and MQTT authenticator.
+    pub async fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        mqtt_auth: Arc<dyn MqttAuthenticator>,
+    ) -> anyhow::Result<App> {
         let lock = lock_data_dir(&settings.database_file())?;
         let core = build_core_with(&settings, clock).await?;
         let addr = SocketAddr::new(settings.bind, settings.port);
@@ -100,6 +114,19 @@ impl App {
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
+        let broker_settings = BrokerSettings {
+            tcp_bind: settings.mqtt.tcp_bind,
+            tcp_port: settings.mqtt.tcp_port,
+            required: settings.mqtt.required,
+            retained_cap: RETAINED_CAP,
+        };
+        let broker = match crate::mqtt::broker::start(&core, &broker_settings, mqtt_auth, &shutdown).await {
+            Ok(b) => b,
+            Err(e) => {
+                shutdown.trigger();
+                return Err(e);
+            }
+        };
         let retention =
             settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
         jobs::spawn_all(
@@ -127,13 +154,26 @@ impl App {
             core,
             started: Instant::now(),
             shutdown: shutdown.token(),
-            info: ListenerInfo { http_port: addr.port(), bind_all: settings.bind.is_unspecified() },
+            info: ListenerInfo {
+                http_port: addr.port(),
+                bind_all: settings.bind.is_unspecified(),
+                mqtt_tcp_port: broker.tcp.port,
+                mqtt_tcp_error: broker.tcp.error.clone(),
+            },
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
-        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), policy, settings.max_body_bytes);
+        let ws = WsBridge {
+            target: broker.ws_target,
+            max_payload: settings.mqtt.ws_max_payload_bytes,
+            policy: Arc::new(policy.clone()),
+            cancel: shutdown.token(),
+        };
+        let mqtt_ws = crate::mqtt::ws::router(&settings.mqtt.ws_path, ws);
+        let router =
+            crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), mqtt_ws, policy, settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
         Ok(App {
             listener,
@@ -141,6 +181,7 @@ impl App {
             core: state_core,
             shutdown,
             addr,
+            mqtt: broker.tcp,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
         })
@@ -149,6 +190,11 @@ impl App {
     /// The bound address (the real port when 0 was asked).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The real MQTT TCP port (None when the listener could not bind).
+    pub fn mqtt_tcp_port(&self) -> Option<u16> {
+        self.mqtt.port
     }
 
     /// The domain handle (tests and embedders).
@@ -169,7 +215,8 @@ impl App {
         let shutdown = self.shutdown.clone();
         let token = shutdown.token();
         let trigger = shutdown.clone();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = stop => trigger.trigger(),
                 _ = token.cancelled() => {}

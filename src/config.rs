@@ -42,6 +42,19 @@ pub struct Retention {
     pub layer_firings_days: i64,
 }
 
+/// The embedded MQTT broker (events-mqtt.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// 0 = OS-assigned (the real port is logged and reported by `/readyz` and `/health`).
+    pub tcp_port: u16,
+    pub tcp_bind: IpAddr,
+    /// Path of MQTT over WebSocket on the HTTP port.
+    pub ws_path: String,
+    pub ws_max_payload_bytes: usize,
+    /// A busy TCP port is fatal instead of degrading.
+    pub required: bool,
+}
+
 /// Validated settings of one process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -70,6 +83,7 @@ pub struct Settings {
     pub retention: Retention,
     pub log_level: String,
     pub log_json: bool,
+    pub mqtt: MqttConfig,
 }
 
 /// Values given on the command line (None = not given).
@@ -262,6 +276,7 @@ impl Settings {
             },
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             log_json,
+            mqtt: mqtt_config(env)?,
         })
     }
 
@@ -273,6 +288,25 @@ impl Settings {
             self.data_dir.join("coordinator.db")
         }
     }
+}
+
+fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
+    let bind_text = env.get("COORDINATOR_MQTT_TCP_BIND").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let tcp_bind = bind_text
+        .trim()
+        .parse()
+        .map_err(|_| invalid("COORDINATOR_MQTT_TCP_BIND", format!("not an IP address: {bind_text:?}")))?;
+    let ws_path = env.get("COORDINATOR_MQTT_WS_PATH").unwrap_or_else(|| "/mqtt".to_owned());
+    if !ws_path.starts_with('/') || ws_path.len() < 2 || ws_path.contains(['?', '#', ' ', '{', '}', '*']) {
+        return Err(invalid("COORDINATOR_MQTT_WS_PATH", format!("expected a path like /mqtt, got {ws_path:?}")));
+    }
+    Ok(MqttConfig {
+        tcp_port: parse::<u16>(env, "COORDINATOR_MQTT_TCP_PORT")?.unwrap_or(1883),
+        tcp_bind,
+        ws_path,
+        ws_max_payload_bytes: positive(env, "COORDINATOR_MQTT_WS_MAX_PAYLOAD_BYTES", 1_048_576)?.unsigned_abs() as usize,
+        required: parse_bool(env, "COORDINATOR_MQTT_REQUIRED")?.unwrap_or(false),
+    })
 }
 
 /// `COORDINATOR_DATABASE_URL`: unset → `<data_dir>/coordinator.db`; `sqlite://<path>` → that file.

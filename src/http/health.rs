@@ -33,6 +33,9 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
             "listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into(),
         );
     }
+    if let Some(e) = &s.info.mqtt_tcp_error {
+        warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
+    }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());
     }
@@ -46,10 +49,19 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "oauth_enabled": false,
         "jwt_secret_set": false,
         "http_port": s.info.http_port,
-        "mqtt_tcp_port": null,
+        "mqtt_tcp_port": s.info.mqtt_tcp_port,
         "repo_roots": s.core.settings().repo_roots.display(),
         "warnings": warnings,
     }))
+}
+
+/// `{ok, embedded, tcp: {ok, port, error?}}`: the bus state and what the TCP listener became.
+fn mqtt_check(s: &AppState) -> Value {
+    let mut tcp = json!({"ok": s.info.mqtt_tcp_port.is_some(), "port": s.info.mqtt_tcp_port});
+    if let Some(e) = &s.info.mqtt_tcp_error {
+        tcp["error"] = json!(e);
+    }
+    json!({"ok": s.core.mqtt_connected(), "embedded": true, "tcp": tcp})
 }
 
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
@@ -63,7 +75,7 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
         "checks": {
             "db": {"ok": db},
             "schema": {"ok": schema_ok, "version": version, "expected": expected},
-            "mqtt": {"ok": true, "embedded": false},
+            "mqtt": mqtt_check(&s),
         },
         "draining": draining,
     });

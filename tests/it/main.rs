@@ -1,9 +1,10 @@
 //! The one integration test binary: full-app tests over real transports (MCP, REST, SSE), the store
-//! conformance suite and the scoring equivalence property test.
+//! conformance suite, the scoring equivalence property test and the embedded MQTT broker.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
+mod mqtt;
 mod rest;
 mod scoring;
 mod store;
