@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rmqtt::codec::types::{Publish as CodecPublish, QoS};
 use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
-use rmqtt::types::{From, Id, Publish, Retain, TopicFilter, TopicName};
+use rmqtt::types::{From, Publish, Retain, TopicFilter, TopicName};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -152,7 +152,7 @@ async fn write(core: &Core, msg: &RetainedMessage, cap: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmqtt::types::ClientId;
+    use rmqtt::types::{ClientId, Id};
 
     fn from() -> From {
         From::from_custom(Id::from(1, ClientId::from_static("t")))

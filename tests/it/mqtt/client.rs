@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use rumqttc::v5::mqttbytes::v5 as m5;
-use rumqttc::{Transport, mqttbytes as m4};
+use rumqttc::Transport;
+use rumqttc::v5::mqttbytes::QoS as Q5;
 use tokio::sync::mpsc;
 
 use crate::support::TestApp;
@@ -57,6 +58,13 @@ enum Handle {
 pub struct Client {
     handle: Handle,
     rx: mpsc::UnboundedReceiver<Ev>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Optional CONNECT details.
@@ -68,10 +76,10 @@ pub struct Opts<'a> {
     pub will: Option<(&'a str, &'a [u8], bool, bool)>,
 }
 
-fn v4_code(c: &m4::SubscribeReasonCode) -> u8 {
+fn v4_code(c: &rumqttc::SubscribeReasonCode) -> u8 {
     match c {
-        m4::SubscribeReasonCode::Success(q) => *q as u8,
-        m4::SubscribeReasonCode::Failure => 0x80,
+        rumqttc::SubscribeReasonCode::Success(q) => *q as u8,
+        rumqttc::SubscribeReasonCode::Failure => 0x80,
     }
 }
 
@@ -84,14 +92,24 @@ fn v5_code(c: &m5::SubscribeReasonCode) -> u8 {
     }
 }
 
-fn v4_refusal(c: &m4::ConnectReturnCode) -> u8 {
+fn puback_code(r: &m5::PubAckReason) -> u8 {
+    match r {
+        m5::PubAckReason::Success => 0,
+        m5::PubAckReason::NoMatchingSubscribers => 0x10,
+        m5::PubAckReason::NotAuthorized => 0x87,
+        m5::PubAckReason::TopicNameInvalid => 0x90,
+        _ => 0x80,
+    }
+}
+
+fn v4_refusal(c: &rumqttc::ConnectReturnCode) -> u8 {
     match c {
-        m4::ConnectReturnCode::Success => 0,
-        m4::ConnectReturnCode::RefusedProtocolVersion => 1,
-        m4::ConnectReturnCode::BadClientId => 2,
-        m4::ConnectReturnCode::ServiceUnavailable => 3,
-        m4::ConnectReturnCode::BadUserNamePassword => 4,
-        m4::ConnectReturnCode::NotAuthorized => 5,
+        rumqttc::ConnectReturnCode::Success => 0,
+        rumqttc::ConnectReturnCode::RefusedProtocolVersion => 1,
+        rumqttc::ConnectReturnCode::BadClientId => 2,
+        rumqttc::ConnectReturnCode::ServiceUnavailable => 3,
+        rumqttc::ConnectReturnCode::BadUserNamePassword => 4,
+        rumqttc::ConnectReturnCode::NotAuthorized => 5,
     }
 }
 
@@ -126,7 +144,7 @@ impl Client {
         o: Opts<'_>,
     ) -> Result<Client, Option<u8>> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let handle = match proto {
+        let (handle, task) = match proto {
             Proto::V311 => {
                 let mut opts = rumqttc::MqttOptions::new(id, host, port);
                 opts.set_keep_alive(Duration::from_secs(30)).set_max_packet_size(1 << 20, 1 << 20);
@@ -141,7 +159,7 @@ impl Client {
                     opts.set_last_will(rumqttc::LastWill::new(t, p.to_vec(), qos, r));
                 }
                 let (client, mut el) = rumqttc::AsyncClient::new(opts, 1000);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     loop {
                         let ev = match el.poll().await {
                             Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => Ev::Publish(Msg {
@@ -163,7 +181,7 @@ impl Client {
                         }
                     }
                 });
-                Handle::V4(client)
+                (Handle::V4(client), task)
             }
             Proto::V5 => {
                 let mut opts = rumqttc::v5::MqttOptions::new(id, host, port);
@@ -175,11 +193,11 @@ impl Client {
                     opts.set_credentials(u, o.password.unwrap_or(""));
                 }
                 if let Some((t, p, q, r)) = o.will {
-                    let qos = if q { m5::QoS::AtLeastOnce } else { m5::QoS::AtMostOnce };
+                    let qos = if q { Q5::AtLeastOnce } else { Q5::AtMostOnce };
                     opts.set_last_will(m5::LastWill::new(t, p.to_vec(), qos, r, None));
                 }
                 let (client, mut el) = rumqttc::v5::AsyncClient::new(opts, 1000);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     loop {
                         let ev = match el.poll().await {
                             Ok(rumqttc::v5::Event::Incoming(m5::Packet::Publish(p))) => Ev::Publish(Msg {
@@ -190,7 +208,7 @@ impl Client {
                             Ok(rumqttc::v5::Event::Incoming(m5::Packet::SubAck(s))) => {
                                 Ev::SubAck(s.return_codes.iter().map(v5_code).collect())
                             }
-                            Ok(rumqttc::v5::Event::Incoming(m5::Packet::PubAck(a))) => Ev::PubAck(a.reason as u8),
+                            Ok(rumqttc::v5::Event::Incoming(m5::Packet::PubAck(a))) => Ev::PubAck(puback_code(&a.reason)),
                             Ok(rumqttc::v5::Event::Incoming(m5::Packet::ConnAck(_))) => Ev::PubAck(0),
                             Ok(_) => continue,
                             Err(rumqttc::v5::ConnectionError::ConnectionRefused(c)) => {
@@ -204,12 +222,12 @@ impl Client {
                         }
                     }
                 });
-                Handle::V5(client)
+                (Handle::V5(client), task)
             }
         };
         // The first event is the CONNACK (reported as PubAck(0)) or the refusal.
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(Ev::PubAck(0))) => Ok(Client { handle, rx }),
+            Ok(Some(Ev::PubAck(0))) => Ok(Client { handle, rx, task }),
             Ok(Some(Ev::Closed(code))) => Err(code),
             other => panic!("unexpected first MQTT event: {other:?}"),
         }
@@ -219,7 +237,7 @@ impl Client {
     pub async fn subscribe(&mut self, filter: &str) -> u8 {
         match &self.handle {
             Handle::V4(c) => c.subscribe(filter, rumqttc::QoS::AtLeastOnce).await.unwrap(),
-            Handle::V5(c) => c.subscribe(filter, m5::QoS::AtLeastOnce).await.unwrap(),
+            Handle::V5(c) => c.subscribe(filter, Q5::AtLeastOnce).await.unwrap(),
         }
         loop {
             match self.next().await {
@@ -237,22 +255,15 @@ impl Client {
                 c.publish(topic, q, retain, payload.to_vec()).await.unwrap()
             }
             Handle::V5(c) => {
-                let q = if qos1 { m5::QoS::AtLeastOnce } else { m5::QoS::AtMostOnce };
+                let q = if qos1 { Q5::AtLeastOnce } else { Q5::AtMostOnce };
                 c.publish(topic, q, retain, payload.to_vec()).await.unwrap()
             }
         }
     }
 
-    /// Ends the connection without DISCONNECT (the will fires).
+    /// Ends the connection without DISCONNECT (the will fires): the event loop and its socket are dropped.
     pub fn abort(self) {
-        drop(self);
-    }
-
-    pub async fn disconnect(&self) {
-        let _ = match &self.handle {
-            Handle::V4(c) => c.disconnect().await.map_err(|_| ()),
-            Handle::V5(c) => c.disconnect().await.map_err(|_| ()),
-        };
+        self.task.abort();
     }
 
     /// The next event within 10 s.
@@ -267,19 +278,6 @@ impl Client {
                 Some(Ev::Publish(m)) if m.topic == topic => return m,
                 Some(Ev::Publish(_)) | Some(Ev::PubAck(_)) | Some(Ev::SubAck(_)) => continue,
                 other => panic!("waiting for {topic}, got {other:?}"),
-            }
-        }
-    }
-
-    /// No publish on `topic` arrives within `wait`.
-    pub async fn expect_none(&mut self, topic: &str, wait: Duration) {
-        let deadline = tokio::time::Instant::now() + wait;
-        while let Ok(ev) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            if let Some(Ev::Publish(m)) = &ev {
-                assert_ne!(m.topic, topic, "unexpected publish {m:?}");
-            }
-            if ev.is_none() {
-                return;
             }
         }
     }
