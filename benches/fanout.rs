@@ -48,7 +48,14 @@ fn thread_id(payload: &[u8]) -> Option<String> {
 }
 
 /// Connects one subscriber and forwards `(thread_id, receipt time)` of each publish.
-async fn subscriber(target: Target, n: usize, http: &str, mqtt_port: u16, filter: String, out: Receipts) -> AsyncClient {
+async fn subscriber(
+    target: Target,
+    n: usize,
+    http: &str,
+    mqtt_port: u16,
+    filter: String,
+    out: Receipts,
+) -> AsyncClient {
     let id = format!("bench-sub-{n}-{}", uuid::Uuid::new_v4().simple());
     let mut opts = match target {
         Target::Tcp => MqttOptions::new(id, "127.0.0.1", mqtt_port),
@@ -91,7 +98,14 @@ async fn subscriber(target: Target, n: usize, http: &str, mqtt_port: u16, filter
 }
 
 /// Connects `k` subscribers, 50 at a time.
-async fn subscribers(target: Target, k: usize, http: &str, mqtt_port: u16, filter: &str, out: &Receipts) -> Vec<AsyncClient> {
+async fn subscribers(
+    target: Target,
+    k: usize,
+    http: &str,
+    mqtt_port: u16,
+    filter: &str,
+    out: &Receipts,
+) -> Vec<AsyncClient> {
     let mut all = Vec::with_capacity(k);
     for chunk in (0..k).collect::<Vec<_>>().chunks(50) {
         let batch = chunk.iter().map(|n| subscriber(target, *n, http, mqtt_port, filter.to_owned(), out.clone()));
@@ -161,7 +175,8 @@ async fn mqtt_case(target: Target, k: usize, rounds: usize, core: &Core, http: &
         let id = match &publisher {
             Some(p) => {
                 let id = format!("m-{r}-{}", uuid::Uuid::new_v4().simple());
-                let payload = serde_json::json!({"thread_id": id, "agent_id": "bench", "subject": "s", "target_modules": []});
+                let payload =
+                    serde_json::json!({"thread_id": id, "agent_id": "bench", "subject": "s", "target_modules": []});
                 p.publish(&topic, QoS::AtLeastOnce, false, payload.to_string()).await.unwrap();
                 id
             }
@@ -227,7 +242,14 @@ async fn sse_case(k: usize, rounds: usize, core: &Core, http: &str) -> Row {
         lat.extend(got);
     }
     lat.sort_unstable();
-    Row { transport: "SSE /api/events".into(), k, rounds, p50_us: percentile(&lat, 0.5), p99_us: percentile(&lat, 0.99), lost }
+    Row {
+        transport: "SSE /api/events".into(),
+        k,
+        rounds,
+        p50_us: percentile(&lat, 0.5),
+        p99_us: percentile(&lat, 0.99),
+        lost,
+    }
 }
 
 fn ms(us: u128) -> String {
@@ -239,13 +261,23 @@ fn print_table(rows: &[Row]) {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let peer = rows.iter().find(|m| m.k == r.k && m.transport.contains("Mosquitto"));
-        let ratio = |a: u128, b: Option<u128>| b.filter(|b| *b > 0).map_or("—".to_owned(), |b| format!("{:.2}×", a as f64 / b as f64));
+        let ratio = |a: u128, b: Option<u128>| {
+            b.filter(|b| *b > 0).map_or("—".to_owned(), |b| format!("{:.2}×", a as f64 / b as f64))
+        };
         let (p50r, p99r) = if r.transport.starts_with("MQTT") && !r.transport.contains("Mosquitto") {
             (ratio(r.p50_us, peer.map(|p| p.p50_us)), ratio(r.p99_us, peer.map(|p| p.p99_us)))
         } else {
             ("—".to_owned(), "—".to_owned())
         };
-        println!("| {} | {} | {} | {} | {} | {} | {p50r} | {p99r} |", r.transport, r.k, r.rounds, ms(r.p50_us), ms(r.p99_us), r.lost);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {p50r} | {p99r} |",
+            r.transport,
+            r.k,
+            r.rounds,
+            ms(r.p50_us),
+            ms(r.p99_us),
+            r.lost
+        );
     }
 }
 

@@ -304,7 +304,8 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
         tcp_port: parse::<u16>(env, "COORDINATOR_MQTT_TCP_PORT")?.unwrap_or(1883),
         tcp_bind,
         ws_path,
-        ws_max_payload_bytes: positive(env, "COORDINATOR_MQTT_WS_MAX_PAYLOAD_BYTES", 1_048_576)?.unsigned_abs() as usize,
+        ws_max_payload_bytes: positive(env, "COORDINATOR_MQTT_WS_MAX_PAYLOAD_BYTES", 1_048_576)?.unsigned_abs()
+            as usize,
         required: parse_bool(env, "COORDINATOR_MQTT_REQUIRED")?.unwrap_or(false),
     })
 }

@@ -4,8 +4,8 @@
 
 use super::auth::MqttIdentity;
 use super::topics::{self, ROOT, valid_level};
-use crate::core::inbox::is_reserved;
 use crate::core::ids::OrgId;
+use crate::core::inbox::is_reserved;
 
 /// Why a publish (or a will) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,10 +105,19 @@ mod tests {
     fn publish_rules() {
         let alice = id(Some("alice"));
         assert_eq!(check_publish("coordinator/default/broadcast", &alice), Ok("broadcast"));
-        assert_eq!(check_publish("coordinator/default/consultations/t/messages", &alice), Ok("consultations/t/messages"));
+        assert_eq!(
+            check_publish("coordinator/default/consultations/t/messages", &alice),
+            Ok("consultations/t/messages")
+        );
         assert_eq!(check_publish("coordinator/default/agents/alice/status", &alice), Ok("agents/alice/status"));
-        assert_eq!(check_publish("coordinator/default/agents/bob/status", &alice), Err(PublishDenial::OtherAgentStatus));
-        assert_eq!(check_publish("coordinator/default/agents/a/b/status", &alice), Err(PublishDenial::OtherAgentStatus));
+        assert_eq!(
+            check_publish("coordinator/default/agents/bob/status", &alice),
+            Err(PublishDenial::OtherAgentStatus)
+        );
+        assert_eq!(
+            check_publish("coordinator/default/agents/a/b/status", &alice),
+            Err(PublishDenial::OtherAgentStatus)
+        );
         assert_eq!(
             check_publish("coordinator/default/agents/alice/status", &id(None)),
             Err(PublishDenial::OtherAgentStatus)
@@ -117,9 +126,13 @@ mod tests {
         assert_eq!(check_publish("elsewhere", &alice), Err(PublishDenial::OtherOrg));
         assert_eq!(check_publish("coordinator/default/", &alice), Err(PublishDenial::Invalid));
         assert_eq!(check_publish("coordinator/default/#", &alice), Err(PublishDenial::Invalid));
-        for reserved in
-            ["consultations/new", "consultations/x/status", "consultations/x/claimed", "consultations/x/completed", "quota/update"]
-        {
+        for reserved in [
+            "consultations/new",
+            "consultations/x/status",
+            "consultations/x/claimed",
+            "consultations/x/completed",
+            "quota/update",
+        ] {
             let t = format!("coordinator/default/{reserved}");
             assert_eq!(check_publish(&t, &alice), Err(PublishDenial::Reserved), "{t}");
         }

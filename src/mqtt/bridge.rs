@@ -68,7 +68,12 @@ fn thread_end(rec: &EventRecord, slots: &mut Slots, status: Option<Value>) -> Ve
     }
     if slots.0.get(&rec.org).is_some_and(|t| t == thread) {
         slots.0.remove(&rec.org);
-        out.push(Outgoing { suffix: Suffix::consultations_new().as_str().to_owned(), payload: Vec::new(), qos: Qos::AtLeastOnce, retain: true });
+        out.push(Outgoing {
+            suffix: Suffix::consultations_new().as_str().to_owned(),
+            payload: Vec::new(),
+            qos: Qos::AtLeastOnce,
+            retain: true,
+        });
     }
     out
 }
@@ -136,7 +141,11 @@ pub async fn run(core: Core, mut rx: broadcast::Receiver<EventRecord>, mut slots
                 }
             }
             Err(RecvError::Lagged(n)) => {
-                tracing::warn!(component = "mqtt", skipped = n, "MQTT bridge lagged behind the event bus; events skipped");
+                tracing::warn!(
+                    component = "mqtt",
+                    skipped = n,
+                    "MQTT bridge lagged behind the event bus; events skipped"
+                );
             }
             Err(RecvError::Closed) => return,
         }
@@ -150,7 +159,13 @@ mod tests {
 
     fn rec(kind: &str, payload: Value) -> EventRecord {
         let Value::Object(payload) = payload else { panic!("object") };
-        EventRecord { org: OrgId::default_org(), seq: 1, kind: kind.into(), payload, created_at: Timestamp::from_secs(0) }
+        EventRecord {
+            org: OrgId::default_org(),
+            seq: 1,
+            kind: kind.into(),
+            payload,
+            created_at: Timestamp::from_secs(0),
+        }
     }
 
     fn body(o: &Outgoing) -> Value {
@@ -160,8 +175,11 @@ mod tests {
     #[test]
     fn consultation_slot_is_set_and_cleared_by_its_thread_only() {
         let mut s = Slots::default();
-        let opened = rec("thread_opened", json!({"thread_id": "t1", "agent_id": "a", "subject": "s", "status": "open",
-            "target_modules": ["m"], "plan": null}));
+        let opened = rec(
+            "thread_opened",
+            json!({"thread_id": "t1", "agent_id": "a", "subject": "s", "status": "open",
+            "target_modules": ["m"], "plan": null}),
+        );
         let out = map_event(&opened, &mut s);
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].suffix.as_str(), out[0].qos, out[0].retain), ("consultations/new", Qos::AtLeastOnce, true));
@@ -171,22 +189,43 @@ mod tests {
         let other = map_event(&rec("thread_cancelled", json!({"thread_id": "t9", "reason": "x"})), &mut s);
         assert_eq!(other.len(), 1);
         assert_eq!(body(&other[0]), json!({"status": "cancelled", "summary": "x"}));
-        let end = map_event(&rec("thread_resolved", json!({"thread_id": "t1", "resolution_type": "auto_resolved"})), &mut s);
+        let end =
+            map_event(&rec("thread_resolved", json!({"thread_id": "t1", "resolution_type": "auto_resolved"})), &mut s);
         assert_eq!(end.len(), 1, "auto resolution publishes no status but clears the slot");
-        assert_eq!((end[0].suffix.as_str(), end[0].payload.is_empty(), end[0].retain), ("consultations/new", true, true));
-        assert!(map_event(&rec("thread_resolved", json!({"thread_id": "t1", "resolution_type": "x"})), &mut s).len() == 1);
+        assert_eq!(
+            (end[0].suffix.as_str(), end[0].payload.is_empty(), end[0].retain),
+            ("consultations/new", true, true)
+        );
+        assert!(
+            map_event(&rec("thread_resolved", json!({"thread_id": "t1", "resolution_type": "x"})), &mut s).len() == 1
+        );
     }
 
     #[test]
     fn topic_map() {
         let mut s = Slots::default();
-        let m = map_event(&rec("message_posted", json!({"thread_id": "t", "message_id": "m", "agent_id": "a",
-            "agent_name": "A", "type": "context", "content": "c", "round": 1, "token_estimate": 3})), &mut s);
+        let m = map_event(
+            &rec(
+                "message_posted",
+                json!({"thread_id": "t", "message_id": "m", "agent_id": "a",
+            "agent_name": "A", "type": "context", "content": "c", "round": 1, "token_estimate": 3}),
+            ),
+            &mut s,
+        );
         assert_eq!((m[0].suffix.as_str(), m[0].qos, m[0].retain), ("consultations/t/messages", Qos::AtMostOnce, false));
-        assert_eq!(body(&m[0]), json!({"agent_id": "a", "type": "context", "content": "c", "message_id": "m", "round": 1}));
+        assert_eq!(
+            body(&m[0]),
+            json!({"agent_id": "a", "type": "context", "content": "c", "message_id": "m", "round": 1})
+        );
         let r = map_event(&rec("resolution_proposed", json!({"thread_id": "t", "summary": "done"})), &mut s);
-        assert_eq!((r[0].suffix.as_str(), body(&r[0])), ("consultations/t/status", json!({"status": "resolving", "summary": "done"})));
-        let r = map_event(&rec("thread_resolved", json!({"thread_id": "t", "resolution_type": "consensus", "resolution": "ok"})), &mut s);
+        assert_eq!(
+            (r[0].suffix.as_str(), body(&r[0])),
+            ("consultations/t/status", json!({"status": "resolving", "summary": "done"}))
+        );
+        let r = map_event(
+            &rec("thread_resolved", json!({"thread_id": "t", "resolution_type": "consensus", "resolution": "ok"})),
+            &mut s,
+        );
         assert_eq!(body(&r[0]), json!({"status": "resolved", "summary": "ok"}));
         let c = map_event(&rec("task_claimed", json!({"thread_id": "t", "agent_id": "b", "claimed_at": "T"})), &mut s);
         assert_eq!((c[0].suffix.as_str(), c[0].retain), ("consultations/t/claimed", false));

@@ -141,7 +141,12 @@ pub async fn start(
     auth: Arc<dyn MqttAuthenticator>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Broker> {
-    let scx = ServerContext::new().node_id(1).busy_check_enable(false).mqtt_max_sessions(MAX_CONNECTIONS as isize).build().await;
+    let scx = ServerContext::new()
+        .node_id(1)
+        .busy_check_enable(false)
+        .mqtt_max_sessions(MAX_CONNECTIONS as isize)
+        .build()
+        .await;
     let coordinator = From::from_custom(Id::from(1, ClientId::from_static("coordinator")));
 
     let stored = core.store().list_retained().await.context("cannot load retained MQTT messages")?;

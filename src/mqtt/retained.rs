@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::topics;
-use crate::core::ids::OrgId;
 use crate::core::Core;
+use crate::core::ids::OrgId;
 use crate::core::ports::RetainedMessage;
 
 /// Retained topics per org.
@@ -34,15 +34,8 @@ pub struct PersistentRetain {
 /// A retained publish as rmqtt stores it.
 pub fn retain_entry(topic: &str, payload: Bytes, qos: u8, from: From) -> Retain {
     let qos = if qos >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-    let publish = CodecPublish {
-        dup: false,
-        retain: true,
-        qos,
-        topic: topic.into(),
-        packet_id: None,
-        payload,
-        properties: None,
-    };
+    let publish =
+        CodecPublish { dup: false, retain: true, qos, topic: topic.into(), packet_id: None, payload, properties: None };
     Retain { msg_id: None, from, publish: Publish::from(publish) }
 }
 
@@ -145,7 +138,9 @@ async fn write(core: &Core, msg: &RetainedMessage, cap: usize) {
     match core.store().set_retained(msg, core.now(), cap).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(component = "mqtt", org = %msg.org, "retained topic cap reached in the store"),
-        Err(e) => tracing::warn!(component = "mqtt", topic = %msg.topic, error = %e, "cannot persist a retained message"),
+        Err(e) => {
+            tracing::warn!(component = "mqtt", topic = %msg.topic, error = %e, "cannot persist a retained message")
+        }
     }
 }
 
@@ -175,8 +170,12 @@ mod tests {
         while let Ok(m) = rx.try_recv() {
             seen.push((m.topic, m.payload.len()));
         }
-        let expected: Vec<(String, usize)> =
-            vec![("coordinator/o/a".into(), 1), ("coordinator/o/b".into(), 1), ("coordinator/o/a".into(), 0), ("coordinator/o/c".into(), 1)];
+        let expected: Vec<(String, usize)> = vec![
+            ("coordinator/o/a".into(), 1),
+            ("coordinator/o/b".into(), 1),
+            ("coordinator/o/a".into(), 0),
+            ("coordinator/o/c".into(), 1),
+        ];
         assert_eq!(seen, expected);
         r.set(&"elsewhere".into(), retain_entry("elsewhere", Bytes::from_static(b"z"), 0, from()), None).await.unwrap();
         assert!(r.get(&"#".into()).await.unwrap().iter().all(|(t, _)| t.starts_with("coordinator/")));

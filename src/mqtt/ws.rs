@@ -55,10 +55,8 @@ async fn upgrade(State(b): State<WsBridge>, req: Request) -> Response {
     if origin.is_some_and(|o| !o.to_str().is_ok_and(|o| b.policy.origin_allowed(o))) {
         return ApiError::legacy(StatusCode::FORBIDDEN, json!({"error": "Origin not allowed"})).into_response();
     }
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let client =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let (mut parts, _) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,

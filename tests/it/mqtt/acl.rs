@@ -81,12 +81,20 @@ async fn reserved_topics_and_foreign_status_are_refused() {
 async fn an_invalid_will_gets_a_connack_refusal() {
     let app = spawn_app().await;
     for (via, proto) in ALL {
-        let o = Opts { username: Some("alice"), will: Some(("coordinator/default/agents/bob/status", b"{}", true, false)), ..Opts::default() };
+        let o = Opts {
+            username: Some("alice"),
+            will: Some(("coordinator/default/agents/bob/status", b"{}", true, false)),
+            ..Opts::default()
+        };
         let code = Client::connect(&app, via, proto, "w", o).await.err().flatten();
         let expected = if proto == Proto::V5 { 0x87 } else { 5 };
         assert_eq!(code, Some(expected), "{via:?} {proto:?}");
     }
-    let o = Opts { username: Some("alice"), will: Some(("coordinator/default/agents/alice/status", b"{}", true, false)), ..Opts::default() };
+    let o = Opts {
+        username: Some("alice"),
+        will: Some(("coordinator/default/agents/alice/status", b"{}", true, false)),
+        ..Opts::default()
+    };
     assert!(Client::connect(&app, Via::Tcp, Proto::V5, "ok", o).await.is_ok());
 }
 

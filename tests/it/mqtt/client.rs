@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use rumqttc::v5::mqttbytes::v5 as m5;
 use rumqttc::Transport;
 use rumqttc::v5::mqttbytes::QoS as Q5;
+use rumqttc::v5::mqttbytes::v5 as m5;
 use tokio::sync::mpsc;
 
 use crate::support::TestApp;
@@ -22,7 +22,8 @@ pub enum Proto {
     V5,
 }
 
-pub const ALL: [(Via, Proto); 4] = [(Via::Tcp, Proto::V311), (Via::Tcp, Proto::V5), (Via::Ws, Proto::V311), (Via::Ws, Proto::V5)];
+pub const ALL: [(Via, Proto); 4] =
+    [(Via::Tcp, Proto::V311), (Via::Tcp, Proto::V5), (Via::Ws, Proto::V311), (Via::Ws, Proto::V5)];
 
 /// A received publish.
 #[derive(Debug, Clone)]
@@ -208,12 +209,12 @@ impl Client {
                             Ok(rumqttc::v5::Event::Incoming(m5::Packet::SubAck(s))) => {
                                 Ev::SubAck(s.return_codes.iter().map(v5_code).collect())
                             }
-                            Ok(rumqttc::v5::Event::Incoming(m5::Packet::PubAck(a))) => Ev::PubAck(puback_code(&a.reason)),
+                            Ok(rumqttc::v5::Event::Incoming(m5::Packet::PubAck(a))) => {
+                                Ev::PubAck(puback_code(&a.reason))
+                            }
                             Ok(rumqttc::v5::Event::Incoming(m5::Packet::ConnAck(_))) => Ev::PubAck(0),
                             Ok(_) => continue,
-                            Err(rumqttc::v5::ConnectionError::ConnectionRefused(c)) => {
-                                Ev::Closed(Some(v5_refusal(&c)))
-                            }
+                            Err(rumqttc::v5::ConnectionError::ConnectionRefused(c)) => Ev::Closed(Some(v5_refusal(&c))),
                             Err(_) => Ev::Closed(None),
                         };
                         let closed = matches!(ev, Ev::Closed(_));

@@ -22,8 +22,12 @@ async fn open_thread(c: &Mcp) -> String {
     for a in ["alice", "bob"] {
         call(c, "register_agent", json!({"agent_id": a, "name": a.to_uppercase(), "modules": []})).await;
     }
-    call(c, "announce_work", json!({"agent_id": "alice", "subject": "mine", "target_modules": [], "target_files": ["shared.rs"]}))
-        .await;
+    call(
+        c,
+        "announce_work",
+        json!({"agent_id": "alice", "subject": "mine", "target_modules": [], "target_files": ["shared.rs"]}),
+    )
+    .await;
     let r = call(
         c,
         "announce_work",
@@ -60,12 +64,17 @@ async fn topic_map_reaches_tcp_and_websocket_subscribers_on_both_versions() {
     let mut subs = subscribers(&app, "coordinator/default/#").await;
 
     let t = open_thread(&c).await;
-    expect_json(&mut subs, "coordinator/default/agents/alice/status", json!({"status": "online", "name": "ALICE"})).await;
+    expect_json(&mut subs, "coordinator/default/agents/alice/status", json!({"status": "online", "name": "ALICE"}))
+        .await;
     let new = json!({"thread_id": t, "agent_id": "bob", "subject": "Change shared", "target_modules": ["core"]});
     expect_json(&mut subs, "coordinator/default/consultations/new", new.clone()).await;
 
-    let m = call(&c, "post_to_thread", json!({"thread_id": t, "agent_id": "alice", "type": "warning", "content": "careful"}))
-        .await;
+    let m = call(
+        &c,
+        "post_to_thread",
+        json!({"thread_id": t, "agent_id": "alice", "type": "warning", "content": "careful"}),
+    )
+    .await;
     let messages = format!("coordinator/default/consultations/{t}/messages");
     let body = json!({"agent_id": "alice", "type": "warning", "content": "careful", "message_id": m["id"], "round": 1});
     expect_json(&mut subs, &messages, body).await;

@@ -25,7 +25,9 @@ async fn wait_for_message_returns_tool_and_client_broadcasts() {
         let client = Client::connect(&app, via, proto, "pub", Opts::default()).await.unwrap();
         let waiting = {
             let c = connect(&app.url).await;
-            tokio::spawn(async move { call(&c, "wait_for_message", json!({"agent_id": "w", "timeout_seconds": 10})).await })
+            tokio::spawn(
+                async move { call(&c, "wait_for_message", json!({"agent_id": "w", "timeout_seconds": 10})).await },
+            )
         };
         client.publish("coordinator/default/broadcast", br#"{"agent_id":"mqtt","message":"hi"}"#, true, false).await;
         let got = waiting.await.unwrap();
@@ -121,7 +123,11 @@ async fn own_offline_status_and_wills_depart_the_agent() {
     assert_eq!(wait_offline(&app, "alice").await, "mqtt_offline");
 
     let will = br#"{"status":"offline","reason":"lwt_unexpected"}"#;
-    let o = Opts { username: Some("bob"), will: Some(("coordinator/default/agents/bob/status", will, true, false)), ..Opts::default() };
+    let o = Opts {
+        username: Some("bob"),
+        will: Some(("coordinator/default/agents/bob/status", will, true, false)),
+        ..Opts::default()
+    };
     let bob = Client::connect(&app, Via::Tcp, Proto::V311, "bob", o).await.unwrap();
     bob.abort();
     assert_eq!(wait_offline(&app, "bob").await, "lwt");

@@ -20,7 +20,10 @@ async fn the_real_port_is_reported() {
     let app = spawn_app().await;
     assert_ne!(app.mqtt_port, 0);
     let ready = get_json(&format!("{}/readyz", app.base)).await;
-    assert_eq!(ready["checks"]["mqtt"], json!({"ok": true, "embedded": true, "tcp": {"ok": true, "port": app.mqtt_port}}));
+    assert_eq!(
+        ready["checks"]["mqtt"],
+        json!({"ok": true, "embedded": true, "tcp": {"ok": true, "port": app.mqtt_port}})
+    );
     let health = get_json(&format!("{}/health", app.base)).await;
     assert_eq!(health["mqtt_tcp_port"], app.mqtt_port);
 }
