@@ -356,6 +356,35 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().mqtt;
+        assert_eq!((s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str()), (1883, "127.0.0.1".into(), "/mqtt"));
+        assert_eq!((s.ws_max_payload_bytes, s.required), (1_048_576, false));
+        let e = env(&[
+            ("HOME", &h),
+            ("COORDINATOR_MQTT_TCP_PORT", "0"),
+            ("COORDINATOR_MQTT_TCP_BIND", "0.0.0.0"),
+            ("COORDINATOR_MQTT_WS_PATH", "/ws/mqtt"),
+            ("COORDINATOR_MQTT_REQUIRED", "true"),
+        ]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!(
+            (s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str(), s.required),
+            (0, "0.0.0.0".into(), "/ws/mqtt", true)
+        );
+        for (k, v) in [
+            ("COORDINATOR_MQTT_WS_PATH", "mqtt"),
+            ("COORDINATOR_MQTT_TCP_PORT", "70000"),
+            ("COORDINATOR_MQTT_TCP_BIND", "x"),
+        ] {
+            let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
+            assert!(err.to_string().starts_with(k), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().display().to_string();

@@ -1,6 +1,7 @@
 """External MQTT peer check: paho-mqtt 2.2 against a running mcp-coordinator, over TCP and WebSocket (/mqtt on the
 HTTP port), MQTT 3.1.1 and 5. Checks: subscribing to the own org is granted, another org's filters are refused,
-retained messages are delivered to late subscribers, and a will is published when a client vanishes.
+publishing a coordinator-owned topic is refused
+(v5 PUBACK 0x87, 3.1.1 disconnect), retained messages are delivered to late subscribers, and a will is published when a client vanishes.
 
 Usage: python paho_check.py --http-port N --mqtt-port M
 Prints one line per check and a closing "N passed, M failed" line; exits 1 on any failure."""
@@ -24,6 +25,8 @@ class Peer:
         self.subacks = queue.Queue()
         self.messages = queue.Queue()
         self.connack = queue.Queue()
+        self.pubacks = queue.Queue()
+        self.disconnects = queue.Queue()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id="paho-" + uuid.uuid4().hex[:10],
@@ -39,6 +42,8 @@ class Peer:
         self.client.on_connect = lambda c, u, f, rc, p: self.connack.put(rc.value)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subacks.put([r.value for r in rcs])
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
+        self.client.on_publish = lambda c, u, mid, rc, p: self.pubacks.put(rc.value)
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.disconnects.put(rc.value)
         self.client.connect("127.0.0.1", port, keepalive=30)
         self.client.loop_start()
         rc = self.connack.get(timeout=TIMEOUT)
@@ -121,7 +126,19 @@ def run_checks(http_port, mqtt_port):
             watcher.close()
             assert payload == body, payload
 
+        def reserved():
+            p = Peer(transport, protocol, port, username="paho-agent")
+            p.client.publish("coordinator/default/consultations/new", b"{}", qos=1)
+            if protocol == mqtt.MQTTv5:
+                rc = p.pubacks.get(timeout=TIMEOUT)
+                p.close()
+                assert rc == 0x87, f"PUBACK {rc:#x}"
+            else:
+                p.disconnects.get(timeout=TIMEOUT)  # 3.1.1 has no refusal code: the broker disconnects
+                p.client.loop_stop()
+
         check("subscribe own org granted", own_org)
+        check("reserved topic refused", reserved)
         check("other org refused", other_org)
         check("retained delivered", retained)
         check("will published", will)
