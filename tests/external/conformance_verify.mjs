@@ -127,7 +127,7 @@ for (const [scenario, checks] of [...results.entries()].sort()) {
       problems.push(`${scenario}: passed, but not for real: ${vacuous}`);
     }
   }
-  rows.push([scenario, verdict, `${passes}/${checks.length}`, verdict === "expected-fail" ? why.slice(0, 70) : ""]);
+  rows.push([scenario, verdict, `${passes}/${checks.length}`, fails ? why.slice(0, 70) : ""]);
 }
 for (const name of Object.keys(core)) if (!results.has(name)) problems.push(`core scenario ${name} did not run`);
 for (const name of baseline.keys()) if (!results.has(name)) problems.push(`baseline entry ${name} did not run (removed or misspelt?)`);
