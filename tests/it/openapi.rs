@@ -94,3 +94,38 @@ async fn served_document_is_openapi_3_1() {
     let r = reqwest::Client::new().post(format!("{}/api/openapi.json", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 405);
 }
+
+/// What fuzzing the document found in the server, pinned: a window suffix that is not ASCII (was a panic and a
+/// dropped connection), a string query value that looks like a number (was 400), and a path parameter that is not
+/// UTF-8 (was a plain-text 400 outside the envelope).
+#[tokio::test]
+async fn fuzzing_findings_stay_fixed() {
+    let app = spawn_app().await;
+    let get = |path: &str| reqwest::get(format!("{}{path}", app.base));
+    let r = get("/api/scoring-stats?since=%C2%80").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["details"]["issues"][0]["path"], "since");
+    let r = get("/api/scoring-stats?since=5%C3%A9").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = get("/api/check-interrupt?agent_id=123").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["interrupt"], false);
+    let r = get("/api/session-start?agent_id=true").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get("/api/hot-files?since_minutes=60").await.unwrap();
+    assert_eq!(r.status(), 200, "numbers still convert");
+    let r = get("/api/hot-files?since_minutes=abc").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["details"]["issues"][0]["path"], "since_minutes");
+    assert!(v["details"]["issues"][0]["message"].as_str().unwrap().contains("expected i64"), "{v}");
+    let r = get("/api/agent-status/%FF").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "INVALID_REQUEST");
+    assert_eq!(v["details"]["issues"][0]["path"], "id");
+    let r = get("/api/consultation/%FF/status").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "INVALID_REQUEST");
+}
