@@ -4,6 +4,7 @@
 
 mod app;
 mod architecture;
+mod openapi;
 mod rest;
 mod scoring;
 mod store;
