@@ -226,6 +226,8 @@ async def run_stdio_mode(binary: str, mode: str) -> None:
                     check(row.get("id") == agent and row.get("org_id") == "default",
                           f"stdio register_agent row: {row}")  # fmt: skip
                     await bad_arguments(client)
+            with open(errpath) as f:
+                check("panicked at" not in f.read(), "the stdio server panicked (see its stderr)")
         except BaseException:
             with open(errpath) as f:
                 tail = f.read()[-2000:]

@@ -1,10 +1,11 @@
-//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE), the store
+//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, MQTT), the store
 //! conformance suite, the scoring equivalence property test and the embedded MQTT broker.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
 mod mqtt;
+mod openapi;
 mod rest;
 mod scoring;
 mod store;
