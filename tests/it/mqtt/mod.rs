@@ -3,7 +3,7 @@
 //! settings.
 
 mod acl;
-mod client;
+pub mod client;
 mod fanout;
 mod inbox;
 mod ops;
