@@ -19,9 +19,10 @@ use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
 use crate::mqtt::broker::BrokerSettings;
+use crate::mqtt::external::ExternalSettings;
 use crate::mqtt::retained::RETAINED_CAP;
 use crate::mqtt::ws::WsBridge;
-use crate::mqtt::{MqttAuthenticator, OpenAuthenticator, TcpStatus};
+use crate::mqtt::{Broker, MqttAuthenticator, OpenAuthenticator, TcpStatus};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
 /// A built, listening server.
@@ -114,19 +115,14 @@ impl App {
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
-        let broker_settings = BrokerSettings {
-            tcp_bind: settings.mqtt.tcp_bind,
-            tcp_port: settings.mqtt.tcp_port,
-            required: settings.mqtt.required,
-            retained_cap: RETAINED_CAP,
-        };
-        let broker = match crate::mqtt::broker::start(&core, &broker_settings, mqtt_auth, &shutdown).await {
+        let broker = match start_mqtt(&core, &settings, mqtt_auth, &shutdown).await {
             Ok(b) => b,
             Err(e) => {
                 shutdown.trigger();
                 return Err(e);
             }
         };
+        let tcp = broker.as_ref().map(|b| b.tcp.clone()).unwrap_or_default();
         let retention =
             settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
         jobs::spawn_all(
@@ -157,21 +153,25 @@ impl App {
             info: ListenerInfo {
                 http_port: addr.port(),
                 bind_all: settings.bind.is_unspecified(),
-                mqtt_tcp_port: broker.tcp.port,
-                mqtt_tcp_error: broker.tcp.error.clone(),
+                mqtt_embedded: broker.is_some(),
+                mqtt_tcp_port: tcp.port,
+                mqtt_tcp_error: tcp.error.clone(),
             },
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
-        let ws = WsBridge {
-            target: broker.ws_target,
-            max_payload: settings.mqtt.ws_max_payload_bytes,
-            policy: Arc::new(policy.clone()),
-            cancel: shutdown.token(),
-        };
-        let mqtt_ws = crate::mqtt::ws::router(&settings.mqtt.ws_path, ws);
+        // With an external broker there is no `/mqtt` (it answers 404).
+        let mqtt_ws = broker.as_ref().map_or_else(axum::Router::new, |b| {
+            let ws = WsBridge {
+                target: b.ws_target,
+                max_payload: settings.mqtt.ws_max_payload_bytes,
+                policy: Arc::new(policy.clone()),
+                cancel: shutdown.token(),
+            };
+            crate::mqtt::ws::router(&settings.mqtt.ws_path, ws)
+        });
         let router =
             crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), mqtt_ws, policy, settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
@@ -181,7 +181,7 @@ impl App {
             core: state_core,
             shutdown,
             addr,
-            mqtt: broker.tcp,
+            mqtt: tcp,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
         })
@@ -238,6 +238,29 @@ impl App {
         tracing::info!(component = "app", "stopped");
         result.context("HTTP server failed")
     }
+}
+
+/// Starts the embedded broker (`Some`) or connects to the external one (`None`).
+async fn start_mqtt(
+    core: &Core,
+    settings: &Settings,
+    auth: Arc<dyn MqttAuthenticator>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<Broker>> {
+    let m = &settings.mqtt;
+    if !m.embedded {
+        let ext = ExternalSettings {
+            url: m.url.clone().unwrap_or_default(),
+            username: m.username.clone(),
+            password: m.password.clone(),
+            required: m.required,
+        };
+        crate::mqtt::external::start(core, &ext, shutdown).await?;
+        return Ok(None);
+    }
+    let cfg =
+        BrokerSettings { tcp_bind: m.tcp_bind, tcp_port: m.tcp_port, required: m.required, retained_cap: RETAINED_CAP };
+    Ok(Some(crate::mqtt::broker::start(core, &cfg, auth, shutdown).await?))
 }
 
 fn public_host(url: &str) -> Option<String> {

@@ -51,8 +51,13 @@ pub struct MqttConfig {
     /// Path of MQTT over WebSocket on the HTTP port.
     pub ws_path: String,
     pub ws_max_payload_bytes: usize,
-    /// A busy TCP port is fatal instead of degrading.
+    /// A busy TCP port (or, with an external broker, an unreachable one) is fatal instead of degrading.
     pub required: bool,
+    /// `false`: use the external broker at `url` instead of the embedded one.
+    pub embedded: bool,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 /// Validated settings of one process.
@@ -300,7 +305,25 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
     if !ws_path.starts_with('/') || ws_path.len() < 2 || ws_path.contains(['?', '#', ' ', '{', '}', '*']) {
         return Err(invalid("COORDINATOR_MQTT_WS_PATH", format!("expected a path like /mqtt, got {ws_path:?}")));
     }
+    let embedded = parse_bool(env, "COORDINATOR_MQTT_EMBEDDED")?.unwrap_or(true);
+    let url = env.get("COORDINATOR_MQTT_URL");
+    match (&url, embedded) {
+        (None, false) => {
+            return Err(invalid("COORDINATOR_MQTT_URL", "required when COORDINATOR_MQTT_EMBEDDED=false"));
+        }
+        (Some(u), false) if !(u.starts_with("mqtt://") || u.starts_with("ws://")) => {
+            return Err(invalid(
+                "COORDINATOR_MQTT_URL",
+                format!("expected mqtt://host:port or ws://host:port/path, got {u:?}"),
+            ));
+        }
+        _ => {}
+    }
     Ok(MqttConfig {
+        embedded,
+        url,
+        username: env.get("COORDINATOR_MQTT_USERNAME"),
+        password: env.get("COORDINATOR_MQTT_PASSWORD"),
         tcp_port: parse::<u16>(env, "COORDINATOR_MQTT_TCP_PORT")?.unwrap_or(1883),
         tcp_bind,
         ws_path,
@@ -361,7 +384,12 @@ mod tests {
         let h = home.path().display().to_string();
         let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().mqtt;
         assert_eq!((s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str()), (1883, "127.0.0.1".into(), "/mqtt"));
-        assert_eq!((s.ws_max_payload_bytes, s.required), (1_048_576, false));
+        assert_eq!((s.ws_max_payload_bytes, s.required, s.embedded), (1_048_576, false, true));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false")]);
+        assert!(Settings::resolve(&Flags::default(), &e).unwrap_err().to_string().starts_with("COORDINATOR_MQTT_URL"));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false"), ("COORDINATOR_MQTT_URL", "mqtt://b:1884")]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!((s.embedded, s.url.as_deref()), (false, Some("mqtt://b:1884")));
         let e = env(&[
             ("HOME", &h),
             ("COORDINATOR_MQTT_TCP_PORT", "0"),

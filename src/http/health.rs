@@ -55,8 +55,12 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// `{ok, embedded, tcp: {ok, port, error?}}`: the bus state and what the TCP listener became.
+/// `{ok, embedded, tcp: {ok, port, error?}}`: the bus state and what the TCP listener became (`tcp` is null with an
+/// external broker).
 fn mqtt_check(s: &AppState) -> Value {
+    if !s.info.mqtt_embedded {
+        return json!({"ok": s.core.mqtt_connected(), "embedded": false, "tcp": null});
+    }
     let mut tcp = json!({"ok": s.info.mqtt_tcp_port.is_some(), "port": s.info.mqtt_tcp_port});
     if let Some(e) = &s.info.mqtt_tcp_error {
         tcp["error"] = json!(e);

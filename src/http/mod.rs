@@ -30,6 +30,8 @@ use crate::jobs::RetentionSweeper;
 pub struct ListenerInfo {
     pub http_port: u16,
     pub bind_all: bool,
+    /// The embedded broker runs (false: an external broker is used).
+    pub mqtt_embedded: bool,
     /// The real MQTT TCP port, when listening.
     pub mqtt_tcp_port: Option<u16>,
     /// Why the MQTT TCP listener is not listening.
