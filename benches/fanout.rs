@@ -4,7 +4,8 @@
 //! plus SSE (`/api/events`) fan-out of `thread_opened` to 100 and 1000 clients. Rounds are sequential: the next
 //! starts when every subscriber got the previous one (or after 5 s, counted as loss).
 //!
-//! Run: `cargo bench --bench fanout` (release). Prints a markdown table; `FANOUT_JSON=path` also writes JSON.
+//! Run: `cargo bench --bench fanout` (release). Prints a markdown table; `FANOUT_JSON=path` also writes JSON;
+//! `FANOUT_QUICK=1` runs tiny sizes (a smoke test of the harness).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -86,10 +87,7 @@ async fn subscriber(
                     }
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    eprintln!("subscriber ended: {e}");
-                    return;
-                }
+                Err(_) => return, // disconnected at the end of its case
             }
         }
     });
@@ -143,7 +141,7 @@ async fn collect(
 /// One announcement that opens a consultation (everyone's conflicting on shared.rs with the holder).
 async fn announce(core: &Core, i: usize) -> String {
     let input = AnnounceInput {
-        agent_id: format!("bench-{i}"),
+        agent_id: agent(i),
         subject: format!("bench change {i}"),
         target_files: vec!["shared.rs".to_owned()],
         ..AnnounceInput::default()
@@ -153,17 +151,37 @@ async fn announce(core: &Core, i: usize) -> String {
     out.thread.id.to_string()
 }
 
-async fn mqtt_case(target: Target, k: usize, rounds: usize, core: &Core, http: &str, mqtt_port: u16) -> Row {
+fn agent(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// After a round (outside the measurement): the announcer departs, so announcements do not pile up conflicts.
+async fn retire(core: &Core, i: usize) {
+    core.depart_agent(&Principal::open_mode(), &agent(i), "session_stop").await.unwrap();
+}
+
+/// `announce`: the coordinator publishes after an in-process announcement; otherwise a client publishes (the only
+/// way with Mosquitto, and the broker-only comparison for the embedded broker).
+async fn mqtt_case(
+    target: Target,
+    announce_mode: bool,
+    k: usize,
+    rounds: usize,
+    core: &Core,
+    http: &str,
+    mqtt_port: u16,
+) -> Row {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let topic = match target {
-        Target::Mosquitto => format!("bench/{}/consultations/new", uuid::Uuid::new_v4().simple()),
-        _ => "coordinator/default/consultations/new".to_owned(),
+    let topic = match (target, announce_mode) {
+        (_, true) => "coordinator/default/consultations/new".to_owned(),
+        (Target::Mosquitto, false) => format!("bench/{}/consultations/new", uuid::Uuid::new_v4().simple()),
+        (_, false) => format!("coordinator/default/bench/{}", uuid::Uuid::new_v4().simple()),
     };
     let subs = subscribers(target, k, http, mqtt_port, &topic, &tx).await;
-    let publisher = if target == Target::Mosquitto {
-        Some(subscriber(Target::Mosquitto, usize::MAX, http, mqtt_port, format!("{topic}/unused"), tx.clone()).await)
-    } else {
+    let publisher = if announce_mode {
         None
+    } else {
+        Some(subscriber(target, usize::MAX, http, mqtt_port, format!("{topic}/unused"), tx.clone()).await)
     };
     // Drop the retained slot every subscriber got at SUBACK.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -183,6 +201,9 @@ async fn mqtt_case(target: Target, k: usize, rounds: usize, core: &Core, http: &
             None => announce(core, r + k * 10_000 + target as usize * 1_000_000).await,
         };
         let got = collect(&mut rx, &mut pending, &id, k, start).await;
+        if publisher.is_none() {
+            retire(core, r + k * 10_000 + target as usize * 1_000_000).await;
+        }
         lost += k - got.len().min(k);
         lat.extend(got);
     }
@@ -190,10 +211,12 @@ async fn mqtt_case(target: Target, k: usize, rounds: usize, core: &Core, http: &
         let _ = s.disconnect().await;
     }
     lat.sort_unstable();
-    let name = match target {
-        Target::Tcp => "MQTT TCP (embedded)",
-        Target::Ws => "MQTT WebSocket /mqtt (embedded)",
-        Target::Mosquitto => "MQTT TCP (Mosquitto)",
+    let name = match (target, announce_mode) {
+        (Target::Tcp, true) => "MQTT TCP (embedded), announce_work",
+        (Target::Ws, true) => "MQTT WebSocket /mqtt (embedded), announce_work",
+        (Target::Tcp, false) => "MQTT TCP (embedded), client publish",
+        (Target::Ws, false) => "MQTT WebSocket /mqtt (embedded), client publish",
+        (Target::Mosquitto, _) => "MQTT TCP (Mosquitto), client publish",
     };
     Row { transport: name.into(), k, rounds, p50_us: percentile(&lat, 0.5), p99_us: percentile(&lat, 0.99), lost }
 }
@@ -238,6 +261,7 @@ async fn sse_case(k: usize, rounds: usize, core: &Core, http: &str) -> Row {
         let start = Instant::now();
         let id = announce(core, r + k * 10_000 + 9_000_000).await;
         let got = collect(&mut rx, &mut pending, &id, k, start).await;
+        retire(core, r + k * 10_000 + 9_000_000).await;
         lost += k - got.len().min(k);
         lat.extend(got);
     }
@@ -264,7 +288,7 @@ fn print_table(rows: &[Row]) {
         let ratio = |a: u128, b: Option<u128>| {
             b.filter(|b| *b > 0).map_or("—".to_owned(), |b| format!("{:.2}×", a as f64 / b as f64))
         };
-        let (p50r, p99r) = if r.transport.starts_with("MQTT") && !r.transport.contains("Mosquitto") {
+        let (p50r, p99r) = if r.transport.contains("embedded") {
             (ratio(r.p50_us, peer.map(|p| p.p50_us)), ratio(r.p99_us, peer.map(|p| p.p99_us)))
         } else {
             ("—".to_owned(), "—".to_owned())
@@ -312,15 +336,25 @@ fn main() {
         };
         core.announce(&Principal::open_mode(), holder).await.unwrap();
 
+        let quick = std::env::var("FANOUT_QUICK").is_ok(); // smoke run of the harness itself
+        let mqtt_sizes: &[(usize, usize)] = if quick { &[(1, 5), (10, 5)] } else { &[(1, 200), (100, 100), (1000, 30)] };
+        let sse_sizes: &[(usize, usize)] = if quick { &[(10, 3)] } else { &[(100, 50), (1000, 20)] };
         let mut rows = Vec::new();
-        for (k, rounds) in [(1, 200), (100, 100), (1000, 30)] {
-            for target in [Target::Mosquitto, Target::Tcp, Target::Ws] {
-                let row = mqtt_case(target, k, rounds, &core, &http, mqtt_port).await;
+        for &(k, rounds) in mqtt_sizes {
+            let cases = [
+                (Target::Mosquitto, false),
+                (Target::Tcp, true),
+                (Target::Ws, true),
+                (Target::Tcp, false),
+                (Target::Ws, false),
+            ];
+            for (target, announce_mode) in cases {
+                let row = mqtt_case(target, announce_mode, k, rounds, &core, &http, mqtt_port).await;
                 eprintln!("{} K={} p50={}ms p99={}ms lost={}", row.transport, k, ms(row.p50_us), ms(row.p99_us), row.lost);
                 rows.push(row);
             }
         }
-        for (k, rounds) in [(100, 50), (1000, 20)] {
+        for &(k, rounds) in sse_sizes {
             let row = sse_case(k, rounds, &core, &http).await;
             eprintln!("SSE K={} p50={}ms p99={}ms lost={}", k, ms(row.p50_us), ms(row.p99_us), row.lost);
             rows.push(row);
