@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::{SessionMode, Settings};
@@ -216,7 +217,11 @@ impl App {
         let token = shutdown.token();
         let trigger = shutdown.clone();
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        // No Nagle delay on small pushes (SSE frames, MQTT over WebSocket).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = stop => trigger.trigger(),
                 _ = token.cancelled() => {}
