@@ -31,8 +31,9 @@ pub struct App {
     _lock: File,
 }
 
-/// Takes `<data dir>/server.lock` so two servers never share one SQLite file.
-fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
+/// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
+/// file under a running server). The lock lives as long as the returned file.
+pub fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
     let dir = db.parent().context("database path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let path = dir.join("server.lock");
