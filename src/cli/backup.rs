@@ -89,6 +89,7 @@ fn write_archive(db: &Path, config: &Path, out: &Path) -> Result<i64, Failure> {
     let tmp = Scratch(dir.join(format!(".coordinator-snapshot-{}.db", std::process::id())));
     let _ = std::fs::remove_file(&tmp.0);
     let schema = snapshot(db, &tmp.0).map_err(|e| fail("snapshot", db, e))?;
+    let _ = std::fs::set_permissions(&tmp.0, std::fs::Permissions::from_mode(0o600));
     let file =
         File::options().write(true).create_new(true).mode(0o600).open(out).map_err(|e| fail("create", out, e))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::default()));

@@ -2,16 +2,17 @@
 //! calls `setsid`), stdin from /dev/null, stdout and stderr appended to `logs/server.log`, environment reduced
 //! to the allow-list of `config::daemon_environment`. Then polls every 150 ms until the port accepts a TCP
 //! connection (reported), the child exits (its log lines are shown) or `COORDINATOR_DAEMON_BIND_TIMEOUT_MS`
-//! passes (the PID file is kept so the late server can still be stopped).
+//! passes (the PID file is kept so the late server can still be stopped). The child writes its PID file once bound;
+//! that file, with the child's PID, is what tells the parent the real port (`--port 0`) and that it is up.
 
 use std::io::Seek;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use super::pidfile::{self, PidRecord};
-use super::server::{StartFlags, check_data_dir, claim_port};
+use super::server::{StartFlags, check_data_dir, check_port_free, claim_port};
 use super::{Failure, Outcome, layout, logs, settings};
 use crate::config::Settings;
 
@@ -31,27 +32,35 @@ pub async fn start_daemon(flags: &StartFlags) -> Outcome {
     let log_path = layout::log_file(&s.config_dir);
     let (mut child, offset) = spawn(flags, &s, &log_path)?;
     let pid = child.id();
-    if s.port != 0 {
-        // Written before the child binds so that a server slower than the bind timeout can still be stopped.
-        let _ = pidfile::write(&s.config_dir, &PidRecord::now(pid, s.port));
-    }
     let host = super::probe::dial_host(s.bind);
     let deadline = Instant::now() + Duration::from_millis(s.daemon_bind_timeout_ms);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
+            // Kept (stale) so that `doctor` can tell "died during boot" from "never started".
+            keep_pid_file(&s, pid);
             return Err(died(&log_path, offset, &status.to_string()));
         }
-        let port = if s.port != 0 { Some(s.port) } else { port_of(&s.config_dir, pid) };
-        if let Some(port) = port.filter(|p| accepts(&host, *p)) {
+        // The child writes its PID file once bound, with the real port: only then is a connect proof that
+        // this child (and not some other process) listens.
+        if let Some(port) = port_of(&s.config_dir, pid).filter(|p| accepts(&host, *p)) {
             println!("Coordinator started in background (PID {pid}, port {port})");
             println!("MCP endpoint: http://localhost:{port}/mcp");
             println!("Logs: {}", log_path.display());
             return Ok(ExitCode::SUCCESS);
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
+            // Kept so that a server slower than the timeout can still be stopped.
+            keep_pid_file(&s, pid);
             return Err(timed_out(&mut child, &s, pid));
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(POLL.min(deadline - now)).await;
+    }
+}
+
+fn keep_pid_file(s: &Settings, pid: u32) {
+    if s.port != 0 && port_of(&s.config_dir, pid).is_none() {
+        let _ = pidfile::write(&s.config_dir, &PidRecord::now(pid, s.port));
     }
 }
 
@@ -81,17 +90,6 @@ fn spawn(flags: &StartFlags, s: &Settings, log_path: &Path) -> Result<(Child, u6
         .spawn()
         .map_err(|e| cant("start the daemon", e))?;
     Ok((child, offset))
-}
-
-/// Refuses early (with a clear message) when something already listens on the configured port.
-fn check_port_free(s: &Settings) -> Result<(), Failure> {
-    if s.port == 0 {
-        return Ok(());
-    }
-    TcpListener::bind(SocketAddr::new(s.bind, s.port)).map(drop).map_err(|e| {
-        Failure::new(1, format!("cannot listen on {}:{}: {e}", s.bind, s.port))
-            .hint("another process uses this port: stop it or choose another --port or PORT")
-    })
 }
 
 fn accepts(host: &str, port: u16) -> bool {

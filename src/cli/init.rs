@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::install::{self, mcp_entry};
+use super::install;
 use super::{EXIT_USAGE, Failure, Outcome, confirm, layout, pidfile, settings};
 use crate::config::{ConfigFileState, DEFAULT_PORT, Flags, ProcessEnv};
 
@@ -156,17 +156,13 @@ fn write_mcp_config(path: &Path, url: &str) -> Result<(), Failure> {
 }
 
 fn print_snippets(url: &str) {
-    let servers = |entry: Value| {
-        let mut m = Map::new();
-        m.insert("coordinator".to_owned(), entry);
-        serde_json::json!({ "mcpServers": m })
-    };
-    println!("\nClaude Code (.mcp.json at the project root):\n{:#}", servers(mcp_entry(url)));
-    println!("\nCursor (.cursor/mcp.json):\n{:#}", servers(serde_json::json!({"url": url})));
-    println!(
-        "\nstdio (the client spawns the coordinator itself, on the same database):\n{:#}",
-        servers(serde_json::json!({"command": "mcp-coordinator", "args": ["stdio"]}))
-    );
+    let url = Value::String(url.to_owned());
+    println!("\nClaude Code (.mcp.json at the project root):");
+    println!(r#"{{ "mcpServers": {{ "coordinator": {{ "type": "http", "url": {url} }} }} }}"#);
+    println!("\nCursor (.cursor/mcp.json):");
+    println!(r#"{{ "mcpServers": {{ "coordinator": {{ "url": {url} }} }} }}"#);
+    println!("\nstdio (the client spawns the coordinator itself, on the same database):");
+    println!(r#"{{ "mcpServers": {{ "coordinator": {{ "command": "mcp-coordinator", "args": ["stdio"] }} }} }}"#);
     println!("\nStart the server with: mcp-coordinator server start --daemon");
 }
 

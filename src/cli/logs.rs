@@ -129,10 +129,13 @@ pub fn pretty(line: &str) -> String {
     out.push(' ');
     out.push_str(message);
     for (k, v) in &map {
-        if ["timestamp", "level", "component", "message", "msg", "target"].contains(&k.as_str()) {
+        if ["timestamp", "level", "component", "message", "msg", "target", "spans"].contains(&k.as_str()) {
             continue;
         }
         match v {
+            Value::Object(span) if k == "span" => {
+                out.push_str(&format!(" span={}", span.get("name").and_then(Value::as_str).unwrap_or("?")));
+            }
             Value::String(s) if !s.contains(char::is_whitespace) => out.push_str(&format!(" {k}={s}")),
             other => out.push_str(&format!(" {k}={other}")),
         }

@@ -152,7 +152,9 @@ pub(crate) fn confirm(question: &str) -> bool {
     print!("{question} Type 'yes' to continue: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if std::io::stdin().lock().read_line(&mut answer).unwrap_or(0) == 0 {
+        println!();
+    }
     answer.trim() == "yes"
 }
 
@@ -162,9 +164,31 @@ pub type Outcome = Result<ExitCode, Failure>;
 /// Resolves settings; an invalid configuration is exit 64.
 pub(crate) fn settings(flags: &Flags) -> Result<Settings, Failure> {
     Settings::resolve(flags, &ProcessEnv).map_err(|e| {
-        Failure::new(EXIT_CONFIG, format!("invalid configuration: {e}"))
-            .hint("fix the value named above; `mcp-coordinator doctor` checks the whole setup")
+        let failure = Failure::new(EXIT_CONFIG, format!("invalid configuration: {e}"));
+        match e {
+            // The file error already says how to fix it.
+            crate::config::ConfigError::File { .. } => failure,
+            crate::config::ConfigError::Invalid { .. } => failure.hint("fix or unset the setting named above"),
+        }
     })
+}
+
+/// Makes a closed stdout (`mcp-coordinator server logs | head`) end the process quietly instead of panicking with a
+/// backtrace; every other panic still goes to the default hook.
+pub fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// Runs a parsed command.

@@ -126,12 +126,12 @@ pub async fn start(a: StartArgs) -> Outcome {
     let s = settings(&a.flags.flags())?;
     crate::telemetry::init(&s.log_level, s.log_json);
     claim_port(&s, std::process::id())?;
+    check_port_free(&s)?;
     check_data_dir(&s)?;
-    let app = crate::app::App::build(s.clone()).await.map_err(|e| {
-        Failure::from(e).hint("`mcp-coordinator doctor` checks the setup; `--port`/`--data-dir` choose others")
-    })?;
+    let app = crate::app::App::build(s.clone()).await.map_err(Failure::from)?;
     let port = app.addr().port();
     let pid = std::process::id();
+    let stop = stop_signal(a.detached.then(|| layout::log_file(&s.config_dir)));
     let pid_path = match pidfile::write(&s.config_dir, &PidRecord::now(pid, port)) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -139,9 +139,10 @@ pub async fn start(a: StartArgs) -> Outcome {
             None
         }
     };
-    eprintln!("mcp-coordinator listening on http://{}/mcp", app.addr());
-    let log = a.detached.then(|| layout::log_file(&s.config_dir));
-    let result = app.run_until_stopped(stop_signal(log)).await;
+    if !a.detached {
+        eprintln!("mcp-coordinator listening on http://{}/mcp", app.addr());
+    }
+    let result = app.run_until_stopped(stop).await;
     if let Some(p) = pid_path {
         pidfile::remove_if_owned(&p, pid);
     }
@@ -170,6 +171,17 @@ pub(super) fn claim_port(s: &Settings, own_pid: u32) -> Result<(), Failure> {
     }
 }
 
+/// Refuses early (with a clear message) when something already listens on the configured port.
+pub(super) fn check_port_free(s: &Settings) -> Result<(), Failure> {
+    if s.port == 0 {
+        return Ok(());
+    }
+    std::net::TcpListener::bind(std::net::SocketAddr::new(s.bind, s.port)).map(drop).map_err(|e| {
+        Failure::new(1, format!("cannot listen on {}:{}: {e}", s.bind, s.port))
+            .hint("another process uses this port: stop it or choose another --port or PORT")
+    })
+}
+
 /// Turns an unusable data directory into one clear line before the store tries to open it.
 pub(super) fn check_data_dir(s: &Settings) -> Result<(), Failure> {
     let db = s.database_file();
@@ -180,18 +192,28 @@ pub(super) fn check_data_dir(s: &Settings) -> Result<(), Failure> {
     })
 }
 
-/// SIGINT/SIGTERM; a detached daemon also reopens its log file on SIGHUP (after external rotation).
-async fn stop_signal(log: Option<PathBuf>) {
-    let Some(log) = log else { return crate::lifecycle::signal().await };
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return crate::lifecycle::signal().await;
-    };
-    let stop = crate::lifecycle::signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = hup.recv() => reopen_log(&log),
+/// SIGINT/SIGTERM; a detached daemon also reopens its log file on SIGHUP (after external rotation). The handlers
+/// are installed before this returns, i.e. before the PID file tells `server stop` that it may signal us.
+fn stop_signal(log: Option<PathBuf>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    let hup = log.as_ref().and_then(|_| signal(SignalKind::hangup()).ok());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else { return crate::lifecycle::signal().await };
+        let Some((mut hup, log)) = hup.zip(log) else {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => reopen_log(&log),
+            }
         }
     }
 }

@@ -4,5 +4,6 @@
 
 mod app;
 mod architecture;
+mod cli;
 mod store;
 mod support;
