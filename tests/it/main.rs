@@ -1,5 +1,5 @@
-//! The one integration test binary: full-app tests over real transports, the store conformance suite and the
-//! scoring equivalence property test.
+//! The one integration test binary: full-app tests over real transports, the store conformance suite, the
+//! scoring equivalence property test and the CLI run as the real binary in a temporary HOME.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
