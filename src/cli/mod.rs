@@ -239,7 +239,7 @@ async fn stdio(f: &StoreFlags) -> Outcome {
     let s = settings(&f.flags())?;
     crate::telemetry::init(&s.log_level, s.log_json);
     let core = crate::app::build_core(&s).await?;
-    let backend = std::sync::Arc::new(crate::mcp::CoreBackend::new(core, false));
+    let backend = std::sync::Arc::new(crate::mcp::CoreBackend::new(core));
     let shutdown = crate::lifecycle::Shutdown::new();
     let stop = shutdown.clone();
     shutdown.spawn(async move {
