@@ -26,9 +26,10 @@ impl PidRecord {
         PidRecord { pid, port, started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) }
     }
 
-    /// Whether the recorded process still runs.
+    /// Whether the recorded process still runs and is a coordinator (a PID reused by another program after a
+    /// crash makes the file stale, so `server stop` never signals an unrelated process).
     pub fn alive(&self) -> bool {
-        alive(self.pid)
+        alive(self.pid) && is_coordinator(self.pid)
     }
 }
 
@@ -113,6 +114,17 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Whether `pid` runs this program: its command line names `mcp-coordinator` or it runs our executable. Where
+/// `/proc` is not available, assumed true.
+fn is_coordinator(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return true };
+    if String::from_utf8_lossy(&cmdline).contains("mcp-coordinator") {
+        return true;
+    }
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+    matches!((exe, std::env::current_exe()), (Ok(a), Ok(b)) if a == b)
+}
+
 fn zombie(pid: u32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
     // The state follows the parenthesised command name, which may itself contain spaces or parentheses.
@@ -156,5 +168,11 @@ mod tests {
         assert_eq!(all(dir.path()).len(), 2);
         assert!(alive(std::process::id()));
         assert!(!alive(0));
+        // The test binary is not named mcp-coordinator, but it runs its own executable.
+        assert!(PidRecord::now(std::process::id(), 1).alive());
+        let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        assert!(!PidRecord::now(other.id(), 1).alive(), "a reused PID is not a coordinator");
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
 }
