@@ -31,8 +31,9 @@ pub struct App {
     _lock: File,
 }
 
-/// Takes `<data dir>/server.lock` so two servers never share one SQLite file.
-fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
+/// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
+/// file under a running server). The lock lives as long as the returned file.
+pub fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
     let dir = db.parent().context("database path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let path = dir.join("server.lock");
@@ -69,10 +70,11 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<Core> {
 pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
     let db = settings.database_file();
     let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
+    let shown = db.display().to_string();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
         .await
         .context("store task failed")?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let core_settings = CoreSettings {
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
