@@ -30,9 +30,7 @@ use mcp_coordinator::core::events::DomainEvent;
 use mcp_coordinator::core::files::FileEdit;
 use mcp_coordinator::core::ids::{AgentId, ThreadId, new_uuid};
 use mcp_coordinator::core::paths::RepoRoots;
-use mcp_coordinator::core::ports::{
-    LocalBus, NewAnnouncement, Store, SystemClock,
-};
+use mcp_coordinator::core::ports::{LocalBus, NewAnnouncement, Store, SystemClock};
 use mcp_coordinator::core::principal::Principal;
 use mcp_coordinator::core::threads::machine::{AUTO_SUMMARY, resolve};
 use mcp_coordinator::core::threads::{
