@@ -15,6 +15,7 @@ use super::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/register", post(agents::register))
+        .route("/api/agents", get(agents::list))
         .route("/api/session-start", get(agents::session_start).post(agents::session_start))
         .route("/api/session-stop", post(agents::session_stop))
         .route("/api/agent-status/{id}", get(agents::agent_status))
