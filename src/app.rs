@@ -77,6 +77,7 @@ pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyh
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
+        inbox_max_backlog: settings.inbox_max_backlog,
     };
     Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), clock, core_settings)
         .await
@@ -108,7 +109,7 @@ impl App {
             Duration::from_millis(settings.working_files_sweep_ms),
             retention.clone(),
         );
-        let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone(), false))).with_shutdown(shutdown.token());
+        let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone()))).with_shutdown(shutdown.token());
         let mut allowed_hosts = settings.allowed_hosts.clone();
         if let Some(host) = settings.public_url.as_deref().and_then(public_host) {
             allowed_hosts.push(host);

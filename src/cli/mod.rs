@@ -157,7 +157,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             crate::telemetry::init(&s.log_level, s.log_json);
             let result = async {
                 let core = crate::app::build_core(&s).await?;
-                let backend = std::sync::Arc::new(crate::mcp::CoreBackend::new(core, false));
+                let backend = std::sync::Arc::new(crate::mcp::CoreBackend::new(core));
                 let shutdown = crate::lifecycle::Shutdown::new();
                 let stop = shutdown.clone();
                 shutdown.spawn(async move {

@@ -10,6 +10,7 @@ pub mod events;
 mod facade;
 pub mod files;
 pub mod ids;
+pub mod inbox;
 pub mod paths;
 pub mod ports;
 pub mod principal;

@@ -211,11 +211,26 @@ impl Core {
 /// Parses `<N>h` or `<N>d` into hours.
 pub fn parse_window(s: &str) -> CoreResult<i64> {
     let bad = || CoreError::invalid("since", "expected <N>h or <N>d, at most 30d");
-    let (num, unit) = s.trim().split_at(s.trim().len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    match unit {
-        "h" => Ok(n),
-        "d" => n.checked_mul(24).ok_or_else(bad),
-        _ => Err(bad()),
+    let s = s.trim();
+    if let Some(num) = s.strip_suffix('h') {
+        num.parse().map_err(|_| bad())
+    } else if let Some(num) = s.strip_suffix('d') {
+        num.parse::<i64>().ok().and_then(|n| n.checked_mul(24)).ok_or_else(bad)
+    } else {
+        Err(bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn windows() {
+        assert_eq!(parse_window("24h").ok(), Some(24));
+        assert_eq!(parse_window(" 2d ").ok(), Some(48));
+        for bad in ["", "h", "d", "é", "5é", "2w", "1.5h", "9223372036854775807d"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
     }
 }

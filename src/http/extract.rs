@@ -3,7 +3,7 @@
 //! request's principal (open mode until an auth layer inserts one).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -19,6 +19,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(Caller(parts.extensions.get::<Principal>().cloned().unwrap_or_else(Principal::open_mode)))
+    }
+}
+
+/// A single path parameter (`{id}`), with the envelope 400 instead of axum's plain-text rejection.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParam(v))
+            .map_err(|e| ApiError::validation(vec![("id".into(), e.body_text())]))
     }
 }
 
@@ -54,11 +67,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if req.method() == Method::GET {
-            let mut map = Map::new();
+            let mut typed = Map::new();
+            let mut strings = Map::new();
             for (k, v) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-                map.insert(k.into_owned(), query_value(&v));
+                typed.insert(k.clone().into_owned(), query_value(&v));
+                strings.insert(k.into_owned(), Value::String(v.into_owned()));
             }
-            return decode(Value::Object(map)).map(Input);
+            // `agent_id=42` is a string field holding "42": retry with every value kept as text.
+            return decode(Value::Object(typed)).or_else(|e| decode(Value::Object(strings)).map_err(|_| e)).map(Input);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -20,6 +20,7 @@ use axum::routing::get;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+pub use api::route_table;
 pub use events::SseConfig;
 pub use guard::Policy;
 
@@ -65,7 +66,6 @@ pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usiz
     let policy = Arc::new(policy);
     let mcp = mcp.layer(middleware::from_fn_with_state(policy.clone(), guard::origin_and_host));
     let guarded = Router::new()
-        .route("/api/events", get(events::events))
         .merge(api::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(policy, guard::origin_and_host));

@@ -18,7 +18,7 @@ if (!base) {
   console.error('usage: node dashboard.mjs http://127.0.0.1:PORT');
   process.exit(2);
 }
-const cacheDir = process.env.DASH_CACHE || path.join(import.meta.dirname, '.cache');
+const cacheDir = process.env.DASH_CACHE || path.join(import.meta.dirname, '.cache', 'playwright-core-1.65.1');
 const artifacts = process.env.DASH_ARTIFACTS || path.join(import.meta.dirname, '.artifacts');
 const require = createRequire(path.join(cacheDir, 'package.json'));
 const { chromium } = require('playwright-core');

@@ -4,7 +4,8 @@
 # system Chromium), which drives MCP calls and checks that each result appears live in the page.
 #
 # Usage: tests/external/dashboard.sh <path to mcp-coordinator>
-# Installs, only when missing: Debian `chromium` (apt) and npm `playwright-core` into tests/external/.cache/.
+# Installs, only when missing: Debian `chromium` (apt) and npm `playwright-core` (pinned) into
+# tests/external/.cache/playwright-core-<version>/.
 # Writes the screenshots to tests/external/.artifacts/ and prints their paths. Exits non-zero on failure.
 set -euo pipefail
 
@@ -12,7 +13,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:?usage: dashboard.sh <mcp-coordinator binary>}"
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 [ -x "$bin" ] || { echo "dashboard: $bin is not an executable" >&2; exit 2; }
-cache="$here/.cache"
+PW_VERSION=1.65.1
+cache="$here/.cache/playwright-core-$PW_VERSION"
 artifacts="$here/.artifacts"
 mkdir -p "$cache" "$artifacts"
 
@@ -23,7 +25,7 @@ fi
 if [ ! -f "$cache/node_modules/playwright-core/package.json" ]; then
   echo "dashboard: installing playwright-core into $cache" >&2
   [ -f "$cache/package.json" ] || echo '{"private": true}' > "$cache/package.json"
-  npm install --prefix "$cache" --no-audit --no-fund --loglevel=error playwright-core@1 >&2
+  npm install --prefix "$cache" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" >&2
 fi
 
 tmp="$(mktemp -d)"

@@ -5,6 +5,7 @@
 mod app;
 mod architecture;
 mod dashboard;
+mod openapi;
 mod rest;
 mod scoring;
 mod store;

@@ -2,14 +2,14 @@
 //! token usage.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::core::reports::TokenUsage;
 use crate::http::AppState;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Caller, Input};
+use crate::http::extract::{Caller, Input, PathParam};
 
 #[derive(Deserialize)]
 pub struct Register {
@@ -77,7 +77,7 @@ pub async fn session_stop(
 pub async fn agent_status(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(s.core.agent_status(&p, &id).await?))
 }

@@ -16,9 +16,9 @@ use crate::http::extract::{Caller, Input};
 pub struct Nothing {}
 
 pub async fn status(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
-    let st = s.core.coordinator_status(&p, false).await?;
+    let st = s.core.coordinator_status(&p, s.core.mqtt_connected()).await?;
     Ok(Json(json!({"online": st.agents_online, "open_threads": st.open_threads + st.resolving_threads,
-        "hot_files": st.hot_files, "mqtt": {"connected": false}})))
+        "hot_files": st.hot_files, "mqtt": {"connected": s.core.mqtt_connected()}})))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! Thread routes: announce, post, work-pool claims, resolution, listings, consultation status, introspection.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +11,7 @@ use crate::core::error::CoreError;
 use crate::core::threads::{ClaimOutcome, PostInput};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Input};
+use crate::http::extract::{Caller, Input, PathParam};
 
 #[derive(Deserialize)]
 pub struct Announce {
@@ -160,7 +160,7 @@ pub async fn summary(
 pub async fn consultation_status(
     State(s): State<AppState>,
     Caller(p): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<Json<Value>> {
     match s.core.consultation_status(&p, &id).await {
         Ok(c) => Ok(Json(json!(c))),

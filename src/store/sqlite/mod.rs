@@ -10,6 +10,7 @@ mod codec;
 mod deps;
 mod events;
 mod files;
+mod inbox;
 mod introspections;
 mod messages;
 mod migrate;
