@@ -40,7 +40,7 @@ async function pollAgents() {
   for (const a of [...state.agents.values()]) {
     if (!seen.has(a.id) && a.seenAt < since && a.evAt < since) state.agents.delete(a.id);
   }
-  mark('agents');
+  mark('agents', 'threads', 'tokens', 'hot');
 }
 
 async function pollHot() {
@@ -116,6 +116,13 @@ function applyAgentEvent(type, d) {
   mark('agents');
 }
 
+/** A heartbeat that repeats the agent's known state (shown only in the verbose timeline). */
+function unchanged(d) {
+  const a = state.agents.get(d.agent_id);
+  return Boolean(a) && a.activity === (d.activity_status || 'idle') && a.file === (d.current_file || null) &&
+    a.thread === (d.current_thread || null);
+}
+
 function onEvent(ev) {
   const seq = Number(ev.lastEventId) || 0;
   if (seq && seq <= state.lastSeq) return;
@@ -129,10 +136,11 @@ function onEvent(ev) {
   if (!data || typeof data !== 'object') return;
   if (data.org_id) state.org = data.org_id;
   state.events += 1;
+  const quiet = ev.type === 'agent_activity' && unchanged(data);
   applyAgentEvent(ev.type, data);
   if (applyThreadEvent(ev.type, data) && ev.type === 'thread_opened') refreshThreads();
   if (ev.type === 'impact_scored' || ev.type === 'thread_resolved') refreshLayers();
-  push(seq, ev.type, data);
+  push(seq, ev.type, data, quiet);
   mark('summary');
 }
 
@@ -169,7 +177,7 @@ function connect() {
   for (const type of Object.keys(EVENT_TYPES)) source.addEventListener(type, onEvent);
 }
 
-function start() {
+async function start() {
   initTimeline();
   initThreads();
   initPanels();
@@ -180,10 +188,12 @@ function start() {
       mark('summary');
     })
     .catch(report);
+  // Names first, so the replayed events read "Alice", not "alice".
+  await pollAgents().catch(report);
   connect();
   setInterval(pollFast, POLL_FAST_MS);
   setInterval(() => pollHot().catch(report), POLL_HOT_MS);
   setInterval(() => pollLayers().catch(report), POLL_STATS_MS);
 }
 
-start();
+start().catch(report);

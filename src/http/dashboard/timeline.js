@@ -19,7 +19,7 @@ function matches(hay) {
 
 function row(item) {
   const meta = EVENT_TYPES[item.type] || { cat: 'other', label: item.type };
-  const li = el('li', `ev cat-${meta.cat}${meta.verbose ? ' v' : ''}`);
+  const li = el('li', `ev cat-${meta.cat}${meta.verbose || item.quiet ? ' v' : ''}`);
   li.dataset.hay = item.hay;
   li.dataset.type = item.type;
   li.title = item.detail;
@@ -27,6 +27,25 @@ function row(item) {
   li.append(el('span', 'seq', item.seq ? `#${item.seq}` : ''));
   li.hidden = !matches(item.hay);
   return li;
+}
+
+/** Explains an empty view: nothing yet, everything filtered out, or only verbose rows so far. */
+function updateEmpty() {
+  if (!list.childElementCount) return;
+  const verbose = list.classList.contains('verbose');
+  let visible = false;
+  for (const li of list.children) {
+    if (!li.hidden && (verbose || !li.classList.contains('v'))) {
+      visible = true;
+      break;
+    }
+  }
+  if (!visible) {
+    empty.textContent = query
+      ? 'No event matches the filter.'
+      : 'Only heartbeats and scoring details so far: tick “verbose” to show them.';
+  }
+  show(empty, !visible);
 }
 
 function render() {
@@ -37,11 +56,14 @@ function render() {
   for (let i = batch.length - 1; i >= 0; i -= 1) frag.appendChild(row(batch[i]));
   list.prepend(frag);
   while (list.childElementCount > CAP) list.lastElementChild.remove();
-  show(empty, false);
+  updateEmpty();
 }
 
-/** Queues one event for the timeline (description computed now, while names are current). */
-export function push(seq, type, data) {
+/**
+ * Queues one event for the timeline (description computed now, while names are current). `quiet` rows (e.g. a
+ * heartbeat repeating the known state) are shown only in verbose mode.
+ */
+export function push(seq, type, data, quiet = false) {
   const text = describe(type, data);
   const hay = `${type} ${text} ${subjects(data)}`.toLowerCase();
   let detail = '';
@@ -50,7 +72,7 @@ export function push(seq, type, data) {
   } catch {
     detail = '';
   }
-  pending.push({ seq, type, ts: parseTs(data._ts), text, hay, detail });
+  pending.push({ seq, type, ts: parseTs(data._ts), text, hay, detail, quiet });
   if (pending.length > CAP) pending.splice(0, pending.length - CAP);
   mark('timeline');
 }
@@ -68,9 +90,13 @@ export function initTimeline() {
   filter.addEventListener('input', () => {
     query = filter.value.trim().toLowerCase();
     applyFilter();
+    updateEmpty();
   });
   const verbose = document.getElementById('verbose');
-  verbose.addEventListener('change', () => list.classList.toggle('verbose', verbose.checked));
+  verbose.addEventListener('change', () => {
+    list.classList.toggle('verbose', verbose.checked);
+    updateEmpty();
+  });
   document.getElementById('clear').addEventListener('click', () => {
     pending = [];
     list.replaceChildren();
