@@ -55,6 +55,19 @@ const TARGET_P50_MS: f64 = 0.5;
 const TARGET_P99_MS: f64 = 3.0;
 const TARGET_RATIO: f64 = 2.0;
 
+/// A call that wrote more than twice the median bytes plus this ran a WAL checkpoint (SQLite's auto-checkpoint,
+/// every 1 000 WAL pages, copies the distinct pages of the WAL into the database file inside a commit).
+const CHECKPOINT_EXTRA_BYTES: u64 = 64 * 1024;
+
+/// `(wchar, syscw)` of this process: bytes passed to write syscalls and their number (0 when unavailable).
+fn proc_io() -> (u64, u64) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/io") else { return (0, 0) };
+    let field = |name: &str| {
+        s.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    (field("wchar:"), field("syscw:"))
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     quick: bool,
@@ -324,6 +337,15 @@ struct ScenarioResult {
     gray: f64,
     conflicts: f64,
     open_pct: f64,
+    /// Bytes and write syscalls per measured call (from /proc/self/io: WAL frames, and checkpoints when they
+    /// happen inside the call).
+    write_kb: f64,
+    write_calls: f64,
+    /// Measured calls that ran a WAL checkpoint (see `CHECKPOINT_EXTRA_BYTES`), and their latency distribution.
+    checkpoints: usize,
+    checkpoint_lat: Dist,
+    /// Latency of the calls without a checkpoint.
+    plain_lat: Dist,
     setup_s: f64,
     cancel_failures: usize,
     threads_in_index: usize,
@@ -379,16 +401,22 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
 
     // Warm-up, then the timed calls. Agents rotate; every measured thread is cancelled (untimed) afterwards.
     let mut lat = Vec::with_capacity(cfg.samples);
+    let (mut wbytes, mut wcalls) = (Vec::with_capacity(cfg.samples), 0u64);
     let (mut concerned, mut gray, mut confl, mut open, mut cancel_failures) = (0usize, 0usize, 0usize, 0usize, 0);
     for k in 0..cfg.warmup + cfg.samples {
         let a = &agents[k % n];
         let input = measured_input(&mut rng, &space, a, k);
+        let io0 = proc_io();
         let t0 = Instant::now();
         let out = core.announce(&p, input).await;
         let dt = t0.elapsed();
+        let io1 = proc_io();
         let out = out?;
         if k >= cfg.warmup {
             lat.push(dt);
+            let (db, dc) = (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1));
+            wbytes.push(db);
+            wcalls += dc;
             concerned += out.impact.concerned.len();
             gray += out.impact.gray_zone.len();
             confl += out.conflicts.len();
@@ -399,6 +427,12 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         }
     }
     let m = cfg.samples as f64;
+    let mut sorted = wbytes.clone();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    let is_ckpt = |b: u64| median > 0 && b > 2 * median + CHECKPOINT_EXTRA_BYTES;
+    let ckpt_lat: Vec<Duration> = lat.iter().zip(&wbytes).filter(|(_, b)| is_ckpt(**b)).map(|(d, _)| *d).collect();
+    let plain_lat: Vec<Duration> = lat.iter().zip(&wbytes).filter(|(_, b)| !is_ckpt(**b)).map(|(d, _)| *d).collect();
     let d = dist(&lat);
     let throughput = if d.total_s > 0.0 { d.n as f64 / d.total_s } else { 0.0 };
 
@@ -419,6 +453,11 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         gray: gray as f64 / m,
         conflicts: confl as f64 / m,
         open_pct: 100.0 * open as f64 / m,
+        write_kb: wbytes.iter().sum::<u64>() as f64 / 1024.0 / m,
+        write_calls: wcalls as f64 / m,
+        checkpoints: ckpt_lat.len(),
+        checkpoint_lat: dist(&ckpt_lat),
+        plain_lat: dist(&plain_lat),
         setup_s,
         cancel_failures,
         threads_in_index,
@@ -712,12 +751,14 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
     );
     println!(
         "| agents | active | files | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | \
-         gray/call | conflicts/call | open % | setup s |"
+         gray/call | conflicts/call | open % | KB written/call | writes/call | checkpoint calls (mean ms) | \
+         p99 w/o them ms | setup s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | \
+             {:.1} | {} ({:.2}) | {:.3} | {:.1} |",
             r.agents,
             r.active,
             r.files,
@@ -731,6 +772,11 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             r.gray,
             r.conflicts,
             r.open_pct,
+            r.write_kb,
+            r.write_calls,
+            r.checkpoints,
+            r.checkpoint_lat.mean,
+            r.plain_lat.p99,
             r.setup_s
         );
     }
@@ -817,7 +863,9 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
                 json!({
                     "agents": r.agents, "active": r.active, "files": r.files, "latency": r.lat.json(), "throughput_per_s": r.throughput,
                     "concerned_per_call": r.concerned, "gray_per_call": r.gray, "conflicts_per_call": r.conflicts,
-                    "open_pct": r.open_pct, "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
+                    "open_pct": r.open_pct, "write_kb_per_call": r.write_kb,
+                    "write_syscalls_per_call": r.write_calls, "calls_with_checkpoint": r.checkpoints,
+                    "checkpoint_calls_latency": r.checkpoint_lat.json(), "latency_without_checkpoint_calls": r.plain_lat.json(), "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
                     "active_threads_seen": r.threads_in_index,
                     "breakdown": r.breakdown.as_ref().map(|b| json!({
                         "score": b.score.json(), "detect": b.detect.json(), "commit": b.commit.json(), "commit_without_pass_events": b.commit_no_pass.json(),
