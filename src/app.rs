@@ -153,7 +153,14 @@ impl App {
             core,
             started: Instant::now(),
             shutdown: shutdown.token(),
-            info: ListenerInfo { http_port: addr.port(), bind_all: settings.bind.is_unspecified() },
+            info: ListenerInfo {
+                http_port: addr.port(),
+                bind_all: settings.bind.is_unspecified(),
+                storage_backend: match settings.database {
+                    Database::Sqlite(_) => "sqlite",
+                    Database::Postgres(_) => "postgres",
+                },
+            },
             retention,
         };
         let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), settings.max_body_bytes);

@@ -383,7 +383,10 @@ mod tests {
             &env(&[("HOME", &h), ("COORDINATOR_DATABASE_URL", "sqlite:///x/c.db")]),
         )
         .unwrap();
-        assert_eq!((s.database, s.database_file()), (Database::Sqlite("/x/c.db".into()), PathBuf::from("/x/c.db")));
+        assert_eq!(
+            (s.database.clone(), s.database_file()),
+            (Database::Sqlite("/x/c.db".into()), PathBuf::from("/x/c.db"))
+        );
         for url in ["postgres://u:secret@db:5432/coord?sslmode=require", "postgresql://u@db/coord"] {
             let e = env(&[("HOME", &h), ("COORDINATOR_DATABASE_URL", url), ("COORDINATOR_DB_POOL_SIZE", "4")]);
             let s = Settings::resolve(&Flags::default(), &e).unwrap();

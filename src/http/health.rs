@@ -40,7 +40,7 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": VERSION,
         "uptime_seconds": uptime(s.started),
-        "storage": {"ok": storage, "backend": "sqlite"},
+        "storage": {"ok": storage, "backend": s.info.storage_backend},
         "redis": null,
         "auth_enabled": false,
         "oauth_enabled": false,

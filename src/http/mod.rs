@@ -21,6 +21,8 @@ use crate::jobs::RetentionSweeper;
 pub struct ListenerInfo {
     pub http_port: u16,
     pub bind_all: bool,
+    /// `sqlite` or `postgres`, as reported by `/health`.
+    pub storage_backend: &'static str,
 }
 
 /// Shared state of HTTP handlers.

@@ -34,7 +34,7 @@ pub use migrate::{MigrationReport, SCHEMA_VERSION};
 /// `statement_timeout` of every connection (storage.md §3).
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a call waits for a free pooled connection before failing as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The Postgres store: a cheap-clone handle over a connection pool.
 #[derive(Clone)]
@@ -78,6 +78,12 @@ impl PgStore {
     pub async fn require_current(&self) -> StoreResult<()> {
         let mut c = self.conn().await?;
         migrate::require_current(&mut c).await
+    }
+
+    /// The value of a server setting as one pooled connection sees it (e.g. `statement_timeout`), for diagnostics.
+    pub async fn current_setting(&self, name: &str) -> StoreResult<String> {
+        let mut c = self.conn().await?;
+        Ok(sqlx::query_scalar("SELECT current_setting($1)").bind(name).fetch_one(&mut *c).await?)
     }
 
     /// Closes every pooled connection (waits for checked-out ones to come back).

@@ -1,6 +1,8 @@
-//! Full-app tests through a real MCP client (rmcp) over streamable HTTP and stdio.
+//! Full-app tests through a real MCP client (rmcp) over streamable HTTP and stdio; `postgres` runs a selection
+//! of them with `COORDINATOR_DATABASE_URL=postgres://…` on a fresh database.
 
 mod bad_input;
 mod lifecycle;
+mod postgres;
 mod scoring;
 mod transport;
