@@ -47,7 +47,7 @@ pub struct StoreFlags {
     /// Data directory (SQLite database and lock file).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Database URL (`sqlite://<path>`).
+    /// Database URL (`sqlite://<path>` or `postgres://user:password@host/db`).
     #[arg(long)]
     pub database_url: Option<String>,
     /// Repository root; repeat for several checkouts or worktrees.
