@@ -14,7 +14,7 @@ use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
 use crate::core::ports::{AlwaysLeader, Clock, LocalBus, Store, SystemClock};
 use crate::core::{Core, CoreSettings};
-use crate::http::{AppState, ListenerInfo};
+use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
@@ -33,8 +33,9 @@ pub struct App {
     _lock: Option<File>,
 }
 
-/// Takes `<data dir>/server.lock` so two servers never share one SQLite file.
-fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
+/// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
+/// file under a running server). The lock lives as long as the returned file.
+pub fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
     let dir = db.parent().context("database path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let path = dir.join("server.lock");
@@ -76,7 +77,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
                 .await
                 .context("store task failed")?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", settings.database_file().display()))?;
             Ok(Arc::new(store))
         }
         Database::Postgres(url) => {
@@ -101,6 +102,7 @@ pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyh
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
+        inbox_max_backlog: settings.inbox_max_backlog,
     };
     Core::start(store, Arc::new(LocalBus::new(4096)), clock, core_settings)
         .await
@@ -135,7 +137,7 @@ impl App {
             Duration::from_millis(settings.working_files_sweep_ms),
             retention.clone(),
         );
-        let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone(), false))).with_shutdown(shutdown.token());
+        let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone()))).with_shutdown(shutdown.token());
         let mut allowed_hosts = settings.allowed_hosts.clone();
         if let Some(host) = settings.public_url.as_deref().and_then(public_host) {
             allowed_hosts.push(host);
@@ -162,8 +164,11 @@ impl App {
                 },
             },
             retention,
+            allow_reset: settings.allow_reset,
+            sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
-        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), settings.max_body_bytes);
+        let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
+        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), policy, settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database.redacted(), "listening");
         Ok(App {
             listener,
@@ -227,4 +232,16 @@ fn public_host(url: &str) -> Option<String> {
     let rest = url.split("://").nth(1)?;
     let host = rest.split('/').next()?;
     (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// Allowed browser origins: the configured ones plus the public URL's origin.
+fn allowed_origins(settings: &Settings) -> Vec<String> {
+    let mut out = settings.allowed_origins.clone();
+    if let Some(u) = &settings.public_url {
+        let mut parts = u.splitn(4, '/');
+        if let (Some(scheme), Some(_), Some(host)) = (parts.next(), parts.next(), parts.next()) {
+            out.push(format!("{scheme}//{host}"));
+        }
+    }
+    out
 }

@@ -101,12 +101,18 @@ pub struct Settings {
     pub working_files_ttl_min: i64,
     pub working_files_sweep_ms: u64,
     pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub allow_reset: bool,
+    pub sse_heartbeat_ms: u64,
+    pub max_sse_clients: usize,
+    pub inbox_max_backlog: usize,
     pub public_url: Option<String>,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
     pub json_response: bool,
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
+    pub daemon_bind_timeout_ms: u64,
     pub migrate_on_boot: bool,
     pub sweeper_enabled: bool,
     pub retention: Retention,
@@ -176,6 +182,69 @@ fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
         Err(e) => Err(ConfigError::File { path: path.display().to_string(), problem: e.to_string() }),
     }
+}
+
+/// What `ensure_config_file` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFileState {
+    /// No file: the default was written.
+    Created,
+    /// A valid file was left as it is.
+    Kept,
+    /// A malformed file was moved to `backup` and the default written.
+    Replaced { backup: PathBuf, problem: String },
+}
+
+/// The default `config.json` for a config directory.
+pub fn default_config_json(config_dir: &Path) -> String {
+    let body = serde_json::json!({
+        "server": {"port": DEFAULT_PORT, "data_dir": config_dir.join("data"), "bind": "127.0.0.1"},
+        "defaults": {"coordinator_url": format!("http://localhost:{DEFAULT_PORT}")},
+    });
+    format!("{body:#}\n")
+}
+
+/// Validates `<config_dir>/config.json`; `Ok(false)` when it does not exist (`doctor`).
+pub fn check_config_file(config_dir: &Path) -> Result<bool, ConfigError> {
+    let path = config_dir.join("config.json");
+    read_file(&path)?;
+    Ok(path.exists())
+}
+
+/// Makes sure `<config_dir>/config.json` exists and parses (`init`): a malformed file is kept as
+/// `config.json.bak` and replaced by the default.
+pub fn ensure_config_file(config_dir: &Path) -> std::io::Result<ConfigFileState> {
+    let path = config_dir.join("config.json");
+    let state = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFileState::Created,
+        Err(e) => return Err(e),
+        Ok(text) => match serde_json::from_str::<ConfigFile>(&text) {
+            Ok(_) => return Ok(ConfigFileState::Kept),
+            Err(e) => {
+                let backup = config_dir.join("config.json.bak");
+                std::fs::rename(&path, &backup)?;
+                ConfigFileState::Replaced { backup, problem: e.to_string() }
+            }
+        },
+    };
+    std::fs::write(&path, default_config_json(config_dir))?;
+    Ok(state)
+}
+
+/// Variables a detached daemon inherits (operations.md §2); everything else is dropped.
+const DAEMON_ENV: [&str; 8] =
+    ["PATH", "HOME", "USER", "LANG", "PORT", "LOG_LEVEL", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR"];
+/// Prefixes of variables a detached daemon inherits.
+const DAEMON_ENV_PREFIXES: [&str; 2] = ["OTEL_", "COORDINATOR_"];
+
+/// The allow-listed part of the process environment, handed to a detached daemon (`TZ` included).
+pub fn daemon_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            k == "TZ" || DAEMON_ENV.contains(&k.as_ref()) || DAEMON_ENV_PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .collect()
 }
 
 fn parse<T: std::str::FromStr>(env: &dyn Env, name: &str) -> Result<Option<T>, ConfigError> {
@@ -286,6 +355,11 @@ impl Settings {
                 None => positive(env, "COORDINATOR_WORKING_FILES_SWEEP_INTERVAL_MS", 60_000)?.unsigned_abs(),
             },
             allowed_hosts: list(env, "COORDINATOR_ALLOWED_HOSTS"),
+            allowed_origins: list(env, "COORDINATOR_ALLOWED_ORIGINS"),
+            allow_reset: parse_bool(env, "COORDINATOR_ALLOW_RESET")?.unwrap_or(false),
+            sse_heartbeat_ms: positive(env, "COORDINATOR_SSE_HEARTBEAT_MS", 30_000)?.unsigned_abs(),
+            max_sse_clients: positive(env, "COORDINATOR_MAX_SSE_CLIENTS", 100)?.unsigned_abs() as usize,
+            inbox_max_backlog: positive(env, "COORDINATOR_INBOX_MAX_BACKLOG", 1000)?.unsigned_abs() as usize,
             public_url: env.get("COORDINATOR_PUBLIC_URL"),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
@@ -295,6 +369,7 @@ impl Settings {
                 None => positive(env, "COORDINATOR_MAX_BODY_BYTES", 1_048_576)?.unsigned_abs() as usize,
             },
             shutdown_drain_ms: positive(env, "COORDINATOR_SHUTDOWN_DRAIN_MS", 5_000)?.unsigned_abs(),
+            daemon_bind_timeout_ms: positive(env, "COORDINATOR_DAEMON_BIND_TIMEOUT_MS", 15_000)?.unsigned_abs(),
             migrate_on_boot: parse_bool(env, "COORDINATOR_MIGRATE_ON_BOOT")?.unwrap_or(true),
             sweeper_enabled: parse_bool(env, "COORDINATOR_SWEEPER_ENABLED")?.unwrap_or(true),
             retention: Retention {

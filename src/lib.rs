@@ -4,7 +4,7 @@
 //! `core` is the domain (no transport or SQL types); `store` implements its storage ports on SQLite;
 //! `mcp` serves the 26 tools over streamable HTTP and stdio; `http` hosts health and the MCP mount;
 //! `jobs` runs the sweepers; `config` resolves settings; `app` wires everything; `lifecycle` owns tasks;
-//! `cli` parses commands.
+//! `cli` parses and runs the commands (server lifecycle and daemon, init, doctor, backup/restore, migrate).
 #![forbid(unsafe_code)]
 
 pub mod app;

@@ -10,8 +10,9 @@ use super::announce::index::{ACTIVITY_WINDOW_SECS, IdxThread, OrgIndex, RESOLVED
 use super::error::CoreResult;
 use super::events::EventRecord;
 use super::ids::OrgId;
+use super::inbox::Waiters;
 use super::paths::RepoRoots;
-use super::ports::{Clock, EventBus, Store};
+use super::ports::{Clock, EventBus, MqttBus, Store};
 use super::principal::Principal;
 use super::time::Timestamp;
 
@@ -21,11 +22,17 @@ pub struct CoreSettings {
     pub online_ttl_secs: i64,
     pub working_files_ttl_min: i64,
     pub repo_roots: RepoRoots,
+    pub inbox_max_backlog: usize,
 }
 
 impl Default for CoreSettings {
     fn default() -> Self {
-        Self { online_ttl_secs: 900, working_files_ttl_min: 30, repo_roots: RepoRoots::default() }
+        Self {
+            online_ttl_secs: 900,
+            working_files_ttl_min: 30,
+            repo_roots: RepoRoots::default(),
+            inbox_max_backlog: 1000,
+        }
     }
 }
 
@@ -42,6 +49,9 @@ pub(crate) struct Inner {
     pub(crate) settings: CoreSettings,
     orgs: Mutex<HashMap<OrgId, Arc<OrgSlot>>>,
     ensured: Mutex<HashSet<OrgId>>,
+    pub(crate) mqtt: std::sync::OnceLock<Arc<dyn MqttBus>>,
+    pub(crate) waiters: Waiters,
+    pub(crate) inbox_backlog: usize,
 }
 
 /// The domain facade.
@@ -63,9 +73,12 @@ impl Core {
                 store,
                 bus,
                 clock,
+                inbox_backlog: settings.inbox_max_backlog,
                 settings,
                 orgs: Mutex::new(HashMap::new()),
                 ensured: Mutex::new(HashSet::new()),
+                mqtt: std::sync::OnceLock::new(),
+                waiters: Waiters::default(),
             }),
         };
         core.rebuild_indexes().await?;
@@ -177,11 +190,13 @@ impl Core {
         Ok(())
     }
 
-    /// Forgets index entries that can no longer fire (the 60 s window roll).
-    pub fn roll_indexes(&self) {
-        let now = self.now();
+    /// Forgets index entries that can no longer fire (the 60 s window roll). Runs under each org's write lock
+    /// so it never races an announcement that read an earlier `now`.
+    pub async fn roll_indexes(&self) {
         let slots: Vec<Arc<OrgSlot>> = self.inner.orgs.lock().values().cloned().collect();
         for s in slots {
+            let _w = s.write.lock().await;
+            let now = self.now();
             s.index.lock().roll(now);
         }
     }

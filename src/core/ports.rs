@@ -14,7 +14,7 @@ use super::deps::ModuleInfo;
 use super::error::CoreError;
 use super::events::{DomainEvent, EventRecord};
 use super::files::{ActionSummary, FileActivity, HotFile, WorkingClaim};
-use super::ids::{AgentId, OrgId, SessionId, ThreadId};
+use super::ids::{AgentId, OrgId, RunId, SessionId, ThreadId};
 use super::paths::RepoPath;
 use super::threads::{Introspection, Message, Thread, ThreadStatus};
 use super::time::Timestamp;
@@ -287,9 +287,127 @@ pub trait SystemStore: Send + Sync {
     async fn latest_events(&self, org: &OrgId, limit: usize) -> StoreResult<Vec<EventRecord>>;
 }
 
+/// One row of the per-layer scoring statistics: firings of `layer` whose thread ended in `outcome`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerStatRow {
+    pub layer: String,
+    /// A resolution type, `cancelled`, or `unresolved`.
+    pub outcome: String,
+    pub fire_count: i64,
+    pub score_sum: i64,
+}
+
+/// Reports and administration used by the REST API.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Inserts events that have no other row to go with (e.g. `token_usage`).
+    async fn append_events(
+        &self,
+        org: &OrgId,
+        events: Vec<DomainEvent>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<EventRecord>>;
+    /// Thread counts per status for exactly this run (`None` = threads without a run).
+    async fn thread_counts(&self, org: &OrgId, run_id: Option<&RunId>) -> StoreResult<Vec<(ThreadStatus, i64)>>;
+    /// Layer firings since `since`, grouped by layer and thread outcome.
+    async fn layer_stats(&self, org: &OrgId, since: Timestamp) -> StoreResult<Vec<LayerStatRow>>;
+    /// Deletes the org's coordination data (the event sequence is kept); returns rows deleted per table.
+    async fn reset_org(&self, org: &OrgId) -> StoreResult<Vec<(String, usize)>>;
+}
+
+/// One stored inbox message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxMessage {
+    pub seq: i64,
+    pub topic: String,
+    /// JSON text of the payload.
+    pub payload: String,
+    /// Receipt time, ms since the epoch.
+    pub received_at: i64,
+}
+
+/// An acknowledged-mode read: the open batch, its id (None when empty) and messages lost since the last read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxBatch {
+    pub messages: Vec<InboxMessage>,
+    pub batch_id: Option<String>,
+    pub dropped: i64,
+}
+
+/// The durable agent inbox (events-mqtt.md §5).
+#[async_trait]
+pub trait InboxStore: Send + Sync {
+    /// Creates the agent's subscription if missing (idempotent).
+    async fn inbox_subscribe(&self, org: &OrgId, agent: &AgentId, now: Timestamp) -> StoreResult<()>;
+    /// Appends one message to every subscribed agent of the org in one multi-row insert; enforces the backlog
+    /// (drops the oldest messages outside an open batch, counting them); returns the agents that received it.
+    async fn inbox_append(
+        &self,
+        org: &OrgId,
+        topic: &str,
+        payload: &str,
+        received_at_ms: i64,
+        max_backlog: usize,
+    ) -> StoreResult<Vec<AgentId>>;
+    /// Atomically removes and returns the oldest message outside an open batch, with the count left.
+    async fn inbox_take_oldest(&self, org: &OrgId, agent: &AgentId) -> StoreResult<Option<(InboxMessage, i64)>>;
+    /// Atomically removes and returns every message outside an open batch, oldest first.
+    async fn inbox_drain(&self, org: &OrgId, agent: &AgentId) -> StoreResult<Vec<InboxMessage>>;
+    /// Acknowledged mode: switches the agent to ack mode; `ack` = the open batch id deletes that batch; then
+    /// returns the open batch unchanged, or forms a new one (id `new_batch_id`) from every undelivered message.
+    async fn inbox_ack_read(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        ack: Option<&str>,
+        new_batch_id: &str,
+    ) -> StoreResult<InboxBatch>;
+    /// Whether the agent is in acknowledged mode.
+    async fn inbox_ack_mode(&self, org: &OrgId, agent: &AgentId) -> StoreResult<bool>;
+}
+
+/// One retained MQTT message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainedMessage {
+    pub org: OrgId,
+    /// Full topic (`coordinator/<org>/…`).
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+}
+
+/// Retained MQTT state, loaded by every broker at start (events-mqtt.md §3.5).
+#[async_trait]
+pub trait RetainedStore: Send + Sync {
+    /// Stores (or, with an empty payload, deletes) a retained message; `false` when the org's cap refused it.
+    async fn set_retained(&self, msg: &RetainedMessage, now: Timestamp, cap: usize) -> StoreResult<bool>;
+    async fn list_retained(&self) -> StoreResult<Vec<RetainedMessage>>;
+}
+
 /// The whole store.
-pub trait Store: AgentStore + ThreadStore + FileStore + DepStore + SystemStore {}
-impl<T: AgentStore + ThreadStore + FileStore + DepStore + SystemStore> Store for T {}
+pub trait Store:
+    AgentStore + ThreadStore + FileStore + DepStore + SystemStore + ReportStore + InboxStore + RetainedStore
+{
+}
+impl<T> Store for T where
+    T: AgentStore + ThreadStore + FileStore + DepStore + SystemStore + ReportStore + InboxStore + RetainedStore
+{
+}
+
+/// MQTT quality of service used by the coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos {
+    AtMostOnce,
+    AtLeastOnce,
+}
+
+/// The MQTT bus as the core sees it: the embedded broker or an external one. Publishing never blocks.
+pub trait MqttBus: Send + Sync {
+    /// Publishes `payload` on `coordinator/<org>/<suffix>` as the coordinator (no client ACL applies).
+    fn publish(&self, org: &OrgId, suffix: &str, payload: Vec<u8>, qos: Qos, retain: bool);
+    /// Whether the bus can currently deliver (false while an external broker is down).
+    fn connected(&self) -> bool;
+}
 
 /// Fan-out of committed events (in-process now; Redis across replicas later).
 pub trait EventBus: Send + Sync {

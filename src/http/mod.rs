@@ -1,17 +1,26 @@
-//! The HTTP listener: health probes, the MCP mount at `/mcp`, and the legacy 404 shape. REST routes, SSE and
-//! the dashboard plug in here without touching the core.
+//! The HTTP listener: health probes, the REST API for hooks and orchestrators, SSE, the MCP mount at `/mcp`,
+//! and the legacy 404 shape, behind the request-id, Host and Origin/CORS rules of http-api.md §1.
 
+mod api;
+pub mod error;
+mod events;
+pub mod extract;
+pub mod guard;
 mod health;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::get;
-use axum::{Json, response::IntoResponse};
-use serde_json::json;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+pub use api::route_table;
+pub use events::SseConfig;
+pub use guard::Policy;
 
 use crate::core::Core;
 use crate::jobs::RetentionSweeper;
@@ -33,21 +42,37 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     pub info: ListenerInfo,
     pub retention: Option<RetentionSweeper>,
+    pub allow_reset: bool,
+    pub sse: SseConfig,
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, Json(json!({"error": "not found"})))
+impl SseConfig {
+    pub fn new(heartbeat: Duration, max_clients: usize) -> Self {
+        Self { heartbeat, clients: Arc::new(Semaphore::new(max_clients)) }
+    }
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found()
 }
 
 /// The whole HTTP surface; `mcp` is the already-configured MCP router.
-pub fn router(state: AppState, mcp: Router, max_body_bytes: usize) -> Router {
-    Router::new()
+pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usize) -> Router {
+    let probes = Router::new()
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::healthz))
         .route("/health", get(health::health))
-        .route("/readyz", get(health::readyz))
-        .with_state(state)
-        .merge(mcp)
+        .route("/readyz", get(health::readyz));
+    let policy = Arc::new(policy);
+    let mcp = mcp.layer(middleware::from_fn_with_state(policy.clone(), guard::origin_and_host));
+    let guarded = Router::new()
+        .merge(api::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(policy, guard::origin_and_host));
+    probes
+        .with_state(state.clone())
+        .merge(mcp)
+        .merge(guarded.with_state(state))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(guard::request_id))
 }

@@ -124,7 +124,7 @@ pub fn spawn_all(
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tick.tick() => roll.roll_indexes(),
+                _ = tick.tick() => roll.roll_indexes().await,
             }
         }
     });

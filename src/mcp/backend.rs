@@ -16,16 +16,16 @@ use crate::core::ports::ThreadFilter;
 use crate::core::principal::Principal;
 use crate::core::threads::{PostInput, ThreadStatus};
 
-/// Runs tool calls against the core. `mqtt` is false until an MQTT bus is attached (stdio never has one).
+/// Runs tool calls against the core. The MQTT tools work once an MQTT bus is attached to the core (stdio never
+/// has one).
 #[derive(Clone)]
 pub struct CoreBackend {
     core: Core,
-    mqtt: bool,
 }
 
 impl CoreBackend {
-    pub fn new(core: Core, mqtt: bool) -> Self {
-        Self { core, mqtt }
+    pub fn new(core: Core) -> Self {
+        Self { core }
     }
 }
 
@@ -155,13 +155,16 @@ impl CoreBackend {
             }
             ToolCall::GetBlastRadius(a) => json(c.get_blast_radius(p, &a.module_id).await),
             ToolCall::GetModuleInfo(a) => json(c.get_module_info(p, &a.module_id).await),
-            ToolCall::WaitForMessage(_) | ToolCall::GetQueuedMessages(_) | ToolCall::MqttPublish(_) => {
-                // The durable inbox and the MQTT bus are attached by the MQTT layer; without them the
-                // spec's answer is the "no broker" tool error, which points at get_thread_updates.
-                let _ = self.mqtt;
-                Err(CoreError::NoMqttBus)
+            ToolCall::WaitForMessage(a) => {
+                json(c.wait_for_message(p, &a.agent_id, a.timeout_seconds, &ctx.cancel).await)
             }
-            ToolCall::CoordinatorStatus(_) => json(c.coordinator_status(p, self.mqtt).await),
+            ToolCall::GetQueuedMessages(a) => {
+                json(c.get_queued_messages(p, &a.agent_id, a.require_ack, a.ack.as_deref()).await)
+            }
+            ToolCall::MqttPublish(a) => {
+                c.mqtt_publish(p, &a.topic, &a.payload).await.map(|_| ToolReply::Word("published"))
+            }
+            ToolCall::CoordinatorStatus(_) => json(c.coordinator_status(p, c.mqtt_connected()).await),
             ToolCall::WaitForPeers(a) => {
                 json(c.wait_for_peers(p, &a.agent_id, a.min_peers as usize, a.timeout_seconds, &ctx.cancel).await)
             }

@@ -87,8 +87,12 @@ pub fn router(server: McpServer, config: McpHttpConfig) -> Router {
     if config.stateful {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(config.session_ttl);
-        let service = StreamableHttpService::new(factory, Arc::new(sessions), rmcp_config);
-        Router::new().route_service("/mcp", service).layer(middleware::from_fn(spec_answers))
+        let sessions = Arc::new(sessions);
+        let service = StreamableHttpService::new(factory, sessions.clone(), rmcp_config);
+        Router::new()
+            .route_service("/mcp", service)
+            .layer(middleware::from_fn(spec_answers))
+            .layer(middleware::from_fn_with_state(sessions, unknown_session_delete))
     } else {
         let sessions = Arc::new(NeverSessionManager::default());
         let service = StreamableHttpService::new(factory, sessions, rmcp_config);
@@ -113,6 +117,24 @@ async fn spec_answers(request: Request, next: Next) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => parse_error_answer(response).await,
         _ => response,
     }
+}
+
+/// A DELETE naming a session this process does not hold gets the spec's 404 (rmcp answers 202 regardless).
+async fn unknown_session_delete(
+    axum::extract::State(sessions): axum::extract::State<Arc<LocalSessionManager>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::DELETE
+        && let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+    {
+        use rmcp::transport::streamable_http_server::session::SessionManager;
+        let id: rmcp::transport::streamable_http_server::session::SessionId = Arc::from(id);
+        if !sessions.has_session(&id).await.unwrap_or(false) {
+            return json_answer(StatusCode::NOT_FOUND, serde_json::json!({ "error": SESSION_NOT_FOUND }));
+        }
+    }
+    next.run(request).await
 }
 
 /// rmcp uses 415 both for a wrong Content-Type (kept) and for a body it cannot decode.

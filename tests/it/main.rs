@@ -1,8 +1,12 @@
-//! The one integration test binary: full-app tests over real transports, the store conformance suite and the
-//! scoring equivalence property test.
+//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE), the CLI on the real
+//! binary, the store conformance suite, the OpenAPI document and the scoring equivalence property test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
+mod cli;
+mod openapi;
+mod rest;
+mod scoring;
 mod store;
 mod support;

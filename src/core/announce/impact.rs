@@ -35,11 +35,13 @@ struct Firing {
     reason: String,
 }
 
-/// Two modules overlap when equal or one is the other followed by `/` and more.
+/// Two modules overlap when equal or one is the other followed by `/` and more. Empty strings never overlap.
 pub fn modules_overlap(a: &str, b: &str) -> bool {
-    a == b
-        || (a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'/')
-        || (b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/')
+    !a.is_empty()
+        && !b.is_empty()
+        && (a == b
+            || (a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'/')
+            || (b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/'))
 }
 
 fn list_symbols(s: &[String]) -> String {

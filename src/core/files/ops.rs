@@ -67,12 +67,17 @@ impl Core {
         let slot = self.slot(&p.org);
         let _w = slot.write.lock().await;
         let now = self.now().trunc_secs();
+        let agent_name = edit
+            .agent_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| slot.index.lock().agents.get(&agent).map(|a| a.name.clone()));
         let row = FileActivity {
             id: 0,
             org_id: p.org.clone(),
             session_id: session,
             agent_id: agent.clone(),
-            agent_name: edit.agent_name.clone(),
+            agent_name: agent_name.clone(),
             tool_name: edit.tool_name.clone(),
             module: path.module(),
             file_path: path.clone(),
@@ -84,7 +89,7 @@ impl Core {
         if log_file {
             events.push(DomainEvent::FileEdited {
                 agent_id: agent.to_string(),
-                agent_name: edit.agent_name,
+                agent_name,
                 file: path.to_string(),
                 tool_name: edit.tool_name,
             });

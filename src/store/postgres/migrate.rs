@@ -80,6 +80,12 @@ async fn apply_locked(conn: &mut PgConnection) -> StoreResult<MigrationReport> {
     }
 }
 
+/// The migrations not applied yet, after validating the ledger.
+pub(super) async fn pending(conn: &mut PgConnection) -> StoreResult<Vec<(i64, String)>> {
+    let current = check(conn).await?;
+    Ok(MIGRATIONS.iter().filter(|m| m.version > current).map(|m| (m.version, m.name.to_owned())).collect())
+}
+
 /// Validates the schema and refuses anything but exactly `SCHEMA_VERSION`.
 pub(super) async fn require_current(conn: &mut PgConnection) -> StoreResult<()> {
     let current = check(conn).await?;

@@ -12,9 +12,11 @@ mod codec;
 mod deps;
 mod events;
 mod files;
+mod inbox;
 mod introspections;
 mod messages;
 mod migrate;
+mod reports;
 mod system;
 mod thread_changes;
 mod thread_rows;
@@ -72,6 +74,13 @@ impl PgStore {
     /// replicas, the Helm hook) apply each migration exactly once.
     pub async fn migrate(&self) -> StoreResult<MigrationReport> {
         migrate::apply(&self.options).await
+    }
+
+    /// The migrations `migrate` would apply, as `(version, name)`; validates the ledger like `migrate` (a newer
+    /// schema, a modified migration, foreign tables are errors).
+    pub async fn pending(&self) -> StoreResult<Vec<(i64, String)>> {
+        let mut c = self.conn().await?;
+        migrate::pending(&mut c).await
     }
 
     /// Validates the ledger and refuses anything but exactly `SCHEMA_VERSION` (migrations run elsewhere).

@@ -2,6 +2,7 @@
 //! of them with `COORDINATOR_DATABASE_URL=postgres://…` on a fresh database.
 
 mod bad_input;
+mod inbox;
 mod lifecycle;
 mod postgres;
 mod scoring;

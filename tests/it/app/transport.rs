@@ -168,3 +168,20 @@ async fn dependency_status_and_peer_tools() {
     assert_eq!(hb["activity_status"], "working");
     assert_eq!(call(&c, "hot_files", json!({})).await, json!([]));
 }
+
+#[tokio::test]
+async fn stateful_delete_of_an_unknown_session_is_404() {
+    let app = spawn_app_with(&[("COORDINATOR_MCP_SESSION_MODE", "stateful")]).await;
+    let r = reqwest::Client::new()
+        .delete(&app.url)
+        .header("mcp-session-id", "00000000-0000-4000-8000-000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().starts_with("Session not found"));
+    let stateless = spawn_app().await;
+    let r = reqwest::Client::new().delete(&stateless.url).send().await.unwrap();
+    assert_eq!(r.status(), 405, "stateless: DELETE is not allowed");
+}
