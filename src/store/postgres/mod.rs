@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::core::ports::{StoreError, StoreResult};
 
@@ -56,17 +56,19 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// A pool of at most `pool_size` connections to `url` (`postgres://` or `postgresql://`; TLS per `sslmode`).
-    /// Connects once to report an unreachable server or bad credentials now rather than at the first request.
+    /// Connects once first, so an unreachable server or bad credentials are reported now and precisely (the pool
+    /// itself retries until its acquire timeout and then only says it timed out).
     pub async fn connect(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid Postgres URL: {e}")))?
             .options([("statement_timeout", format!("{}ms", STATEMENT_TIMEOUT.as_millis()))])
             .application_name("mcp-coordinator");
+        let probe = PgConnection::connect_with(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await?;
+            .connect_lazy_with(options.clone());
+        let _ = probe.close().await;
         Ok(PgStore { pool, options })
     }
 
