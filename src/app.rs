@@ -18,7 +18,7 @@ use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, ReplicaMarker, claim_replica};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
 /// A built, listening server.
@@ -31,6 +31,8 @@ pub struct App {
     drain: Duration,
     /// `server.lock` of the SQLite data directory (None on Postgres, which many processes may share).
     _lock: Option<File>,
+    /// This server's replica lock on a Postgres database (None on SQLite).
+    _replica: Option<ReplicaMarker>,
 }
 
 /// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
@@ -122,6 +124,18 @@ impl App {
             Database::Postgres(_) => None,
         };
         let core = build_core_with(&settings, clock).await?;
+        let replica = match &settings.database {
+            Database::Sqlite(_) => None,
+            Database::Postgres(url) => Some(claim_replica(url).await.map_err(|e| anyhow::anyhow!("{e}"))?),
+        };
+        let other_replica = replica.as_ref().is_some_and(|r| r.other_replica);
+        if other_replica {
+            tracing::warn!(
+                component = "app",
+                "another mcp-coordinator server uses this Postgres database; several replicas need Redis, which this \
+                 version does not support: events made on one replica do not reach clients of the others"
+            );
+        }
         let addr = SocketAddr::new(settings.bind, settings.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
@@ -162,6 +176,7 @@ impl App {
                     Database::Sqlite(_) => "sqlite",
                     Database::Postgres(_) => "postgres",
                 },
+                other_replica,
             },
             retention,
             allow_reset: settings.allow_reset,
@@ -178,6 +193,7 @@ impl App {
             addr,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
+            _replica: replica,
         })
     }
 

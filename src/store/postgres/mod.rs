@@ -16,6 +16,7 @@ mod inbox;
 mod introspections;
 mod messages;
 mod migrate;
+mod replica;
 mod reports;
 mod system;
 mod thread_changes;
@@ -32,6 +33,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use crate::core::ports::{StoreError, StoreResult};
 
 pub use migrate::{MigrationReport, SCHEMA_VERSION};
+pub use replica::{ReplicaMarker, claim_replica};
 
 /// `statement_timeout` of every connection (storage.md §3).
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
