@@ -64,9 +64,12 @@ struct Config {
     samples: usize,
     warmup: usize,
     files: usize,
+    /// When set, the file space is at least this many paths per active announcement (constant collision rate).
+    files_per_active: Option<usize>,
     seed: u64,
     breakdown: bool,
     breakdown_samples: usize,
+    load_start: String,
 }
 
 fn parse_list(flag: &str, v: Option<String>) -> Result<Vec<usize>> {
@@ -88,6 +91,13 @@ fn parse_num(flag: &str, v: Option<String>) -> Result<usize> {
 }
 
 impl Config {
+    /// The file space of a scenario with `h` active announcements, in whole modules (every module gets the same
+    /// number of files).
+    fn files_for(&self, h: usize) -> usize {
+        let f = self.files_per_active.map_or(self.files, |k| k.saturating_mul(h).max(MODULES));
+        f.max(MODULES).div_ceil(MODULES) * MODULES
+    }
+
     fn from_args() -> Result<Config> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let quick = args.iter().any(|a| a == "--quick");
@@ -99,9 +109,11 @@ impl Config {
             samples: if quick { 500 } else { 2000 },
             warmup: if quick { 100 } else { 300 },
             files: 20_000,
+            files_per_active: None,
             seed: 0x5EED_2026,
             breakdown: true,
             breakdown_samples: if quick { 200 } else { 1000 },
+            load_start: loadavg(),
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -115,22 +127,21 @@ impl Config {
                 "--samples" => c.samples = parse_num("--samples", it.next())?.max(1),
                 "--warmup" => c.warmup = parse_num("--warmup", it.next())?,
                 "--files" => c.files = parse_num("--files", it.next())?,
+                "--files-per-active" => c.files_per_active = Some(parse_num("--files-per-active", it.next())?.max(1)),
                 "--seed" => c.seed = parse_num("--seed", it.next())? as u64,
                 "--no-breakdown" => c.breakdown = false,
                 "--breakdown-samples" => c.breakdown_samples = parse_num("--breakdown-samples", it.next())?.max(1),
                 "-h" | "--help" => {
                     println!(
                         "cargo bench --bench announce -- [--quick] [--json PATH] [--agents 10,100,1000] \
-                         [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--seed S] \
-                         [--no-breakdown] [--breakdown-samples K]"
+                         [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--files-per-active K] \
+                         [--seed S] [--no-breakdown] [--breakdown-samples K]"
                     );
                     std::process::exit(0);
                 }
                 other => eprintln!("announce bench: ignoring argument {other:?}"),
             }
         }
-        // Whole modules: every module gets the same number of files.
-        c.files = c.files.max(MODULES).div_ceil(MODULES) * MODULES;
         Ok(c)
     }
 }
@@ -292,6 +303,8 @@ struct Breakdown {
     score: Dist,
     detect: Dist,
     commit: Dist,
+    /// The same commit without the `impact_scored` events of the pass list.
+    commit_no_pass: Dist,
     context: Dist,
     ping: Dist,
     /// Events per announcement (mean) written by the replayed commits.
@@ -304,6 +317,7 @@ struct Breakdown {
 struct ScenarioResult {
     agents: usize,
     active: usize,
+    files: usize,
     lat: Dist,
     throughput: f64,
     concerned: f64,
@@ -328,7 +342,7 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), Arc::new(SystemClock), CoreSettings::default())
             .await?;
     let p = Principal::open_mode();
-    let space = Space { files: cfg.files };
+    let space = Space { files: cfg.files_for(h) };
     let mut rng = Rng(cfg.seed ^ ((n as u64) << 32) ^ h as u64);
     let setup = Instant::now();
 
@@ -399,6 +413,7 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
     Ok(ScenarioResult {
         agents: n,
         active: h,
+        files: space.files,
         throughput,
         concerned: concerned as f64 / m,
         gray: gray as f64 / m,
@@ -535,8 +550,8 @@ async fn breakdown(
     let mut idx = mirror_index(&store, core.now()).await?;
     let threads_in_index = idx_thread_count(&store, core.now()).await?;
     let k_max = cfg.breakdown_samples;
-    let (mut t_score, mut t_detect, mut t_commit, mut t_ctx, mut t_ping) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut t_score, mut t_detect, mut t_commit, mut t_commit_np, mut t_ctx, mut t_ping) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut events, mut cbytes) = (0usize, 0usize);
     for k in 0..k_max {
         let a = &agents[k % agents.len()];
@@ -592,9 +607,21 @@ async fn breakdown(
         };
         let ann = announcement(&mut thread, &impact, &confl, &pq, a);
         events += ann.events.len();
-        let t0 = Instant::now();
-        store.record_announcement(ann, now).await?;
-        t_commit.push(t0.elapsed());
+        // The same commit without the pass-list `impact_scored` events (fresh ids). The two run in alternating
+        // order so neither always follows the other.
+        let mut lean = ann.clone();
+        lean.thread.id = ThreadId::generate();
+        for i in &mut lean.introspections {
+            i.id = new_uuid();
+            i.thread_id = lean.thread.id.clone();
+        }
+        lean.events.retain(|e| !matches!(e, DomainEvent::ImpactScored { category, .. } if category == "pass"));
+        let pair = if k % 2 == 0 { [(true, ann), (false, lean)] } else { [(false, lean), (true, ann)] };
+        for (full, v) in pair {
+            let t0 = Instant::now();
+            store.record_announcement(v, now).await?;
+            if full { t_commit.push(t0.elapsed()) } else { t_commit_np.push(t0.elapsed()) }
+        }
 
         // Context reads: one `latest_summaries` per concerned or gray agent.
         let t0 = Instant::now();
@@ -614,6 +641,7 @@ async fn breakdown(
             score: dist(&t_score),
             detect: dist(&t_detect),
             commit: dist(&t_commit),
+            commit_no_pass: dist(&t_commit_np),
             context: dist(&t_ctx),
             ping: dist(&t_ping),
             events_per_call: events as f64 / k,
@@ -651,6 +679,13 @@ fn machine() -> Value {
            "profile": if cfg!(debug_assertions) { "debug" } else { "release" }})
 }
 
+/// The 1/5/15-minute load averages (other work on the machine inflates latencies).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 fn find(results: &[ScenarioResult], n: usize, h: usize) -> Option<&ScenarioResult> {
     results.iter().find(|r| r.agents == n && r.active == h)
 }
@@ -658,29 +693,34 @@ fn find(results: &[ScenarioResult], n: usize, h: usize) -> Option<&ScenarioResul
 fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
     let mach = machine();
     println!("\n## announce_work latency on SQLite\n");
+    let space = match cfg.files_per_active {
+        Some(k) => format!("{k} paths per active announcement"),
+        None => format!("{} paths", cfg.files),
+    };
     println!(
-        "machine: {} ({} cores, {}), build: {}; {} timed calls per scenario after {} warm-up calls; file space {} \
-         paths in {} modules; total wall time {:.0} s\n",
+        "machine: {} ({} cores, {}), build: {}; load average {} at start, {} at end; {} timed calls per scenario \
+         after {} warm-up calls; file space {space} in {MODULES} modules; total wall time {:.0} s\n",
         mach["cpu"].as_str().unwrap_or("?"),
         mach["cores"],
         mach["arch"].as_str().unwrap_or("?"),
         mach["profile"].as_str().unwrap_or("?"),
+        cfg.load_start,
+        loadavg(),
         cfg.samples,
         cfg.warmup,
-        cfg.files,
-        MODULES,
         wall_s
     );
     println!(
-        "| agents | active | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | gray/call | \
-         conflicts/call | open % | setup s |"
+        "| agents | active | files | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | \
+         gray/call | conflicts/call | open % | setup s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
             r.agents,
             r.active,
+            r.files,
             r.lat.p50,
             r.lat.p90,
             r.lat.p99,
@@ -705,13 +745,14 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
         );
         println!(
             "| agents | active | threads seen | score p50/p99 ms | detect p50/p99 ms | commit p50/p99 ms | \
-             context p50/p99 ms | ping p50 ms | events/call | conflict JSON B |"
+             commit w/o pass events p50/p99 ms | context p50/p99 ms | ping p50 ms | events/call | conflict JSON B |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in results {
             if let Some(b) = &r.breakdown {
                 println!(
-                    "| {} | {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} | {:.1} | {:.0} |",
+                    "| {} | {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} | \
+                     {:.1} | {:.0} |",
                     r.agents,
                     r.active,
                     r.threads_in_index,
@@ -721,6 +762,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
                     b.detect.p99,
                     b.commit.p50,
                     b.commit.p99,
+                    b.commit_no_pass.p50,
+                    b.commit_no_pass.p99,
                     b.context.p50,
                     b.context.p99,
                     b.ping.p50,
@@ -772,12 +815,12 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             .iter()
             .map(|r| {
                 json!({
-                    "agents": r.agents, "active": r.active, "latency": r.lat.json(), "throughput_per_s": r.throughput,
+                    "agents": r.agents, "active": r.active, "files": r.files, "latency": r.lat.json(), "throughput_per_s": r.throughput,
                     "concerned_per_call": r.concerned, "gray_per_call": r.gray, "conflicts_per_call": r.conflicts,
                     "open_pct": r.open_pct, "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
                     "active_threads_seen": r.threads_in_index,
                     "breakdown": r.breakdown.as_ref().map(|b| json!({
-                        "score": b.score.json(), "detect": b.detect.json(), "commit": b.commit.json(),
+                        "score": b.score.json(), "detect": b.detect.json(), "commit": b.commit.json(), "commit_without_pass_events": b.commit_no_pass.json(),
                         "context": b.context.json(), "ping": b.ping.json(), "events_per_call": b.events_per_call,
                         "conflict_json_bytes": b.conflict_bytes,
                     })),
@@ -787,7 +830,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
         let doc = json!({
             "benchmark": "announce_sqlite",
             "machine": mach,
-            "config": {"quick": cfg.quick, "samples": cfg.samples, "warmup": cfg.warmup, "files": cfg.files,
+            "config": {"quick": cfg.quick, "samples": cfg.samples, "warmup": cfg.warmup, "files": cfg.files, "files_per_active": cfg.files_per_active,
+                       "load_start": cfg.load_start, "load_end": loadavg(),
                        "modules": MODULES, "seed": cfg.seed, "breakdown_samples": cfg.breakdown_samples},
             "scenarios": scenarios,
             "targets": Value::Object(checks),

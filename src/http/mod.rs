@@ -1,7 +1,9 @@
-//! The HTTP listener: health probes, the REST API for hooks and orchestrators, SSE, the MCP mount at `/mcp`,
-//! and the legacy 404 shape, behind the request-id, Host and Origin/CORS rules of http-api.md §1.
+//! The HTTP listener: health probes, the embedded dashboard, the REST API for hooks and orchestrators, SSE, the
+//! MCP mount at `/mcp`, and the legacy 404 shape, behind the request-id, Host and Origin/CORS rules of
+//! http-api.md §1 (the dashboard's static GETs sit outside the Host/Origin guard, inside the request-id layer).
 
 mod api;
+mod dashboard;
 pub mod error;
 mod events;
 pub mod extract;
@@ -73,6 +75,7 @@ pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usiz
         .layer(middleware::from_fn_with_state(policy, guard::origin_and_host));
     probes
         .with_state(state.clone())
+        .merge(dashboard::routes())
         .merge(mcp)
         .merge(guarded.with_state(state))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -1,10 +1,12 @@
-//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE), the CLI on the real
-//! binary, the store conformance suite, the OpenAPI document and the scoring equivalence property test.
+//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, dashboard), the CLI
+//! on the real binary, the store conformance suite, the OpenAPI document and the scoring equivalence property
+//! test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
 mod cli;
+mod dashboard;
 mod openapi;
 mod rest;
 mod scoring;
