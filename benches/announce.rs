@@ -211,7 +211,7 @@ fn agent_id(i: usize) -> String {
 /// Agent i works in `src/m{i%50}/sub{i%7}`; every fifth agent also owns a deeper module elsewhere.
 fn agent_modules(i: usize) -> Vec<String> {
     let mut m = vec![format!("src/m{}/sub{}", i % TOPS, i % SUBS)];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         m.push(format!("src/m{}/sub{}/deep{}", (i * 7 + 3) % TOPS, (i * 3 + 1) % SUBS, i % 3));
     }
     m

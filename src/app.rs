@@ -1,4 +1,4 @@
-//! Wiring: `App::build(Settings)` opens the store, starts the core, binds the HTTP listener (port 0 works; the
+//! Wiring: `App::build(Settings)` opens the store (SQLite or Postgres, per `Settings::database`), starts the core, binds the HTTP listener (port 0 works; the
 //! real port is reported) and the background jobs; `App::run_until_stopped` serves until shutdown, then drains.
 
 use std::fs::File;
@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
-use crate::config::{SessionMode, Settings};
+use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
-use crate::core::ports::{AlwaysLeader, Clock, LocalBus, SystemClock};
+use crate::core::ports::{AlwaysLeader, Clock, LocalBus, Store, SystemClock};
 use crate::core::{Core, CoreSettings};
 use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::store::postgres::{PgStore, ReplicaMarker, claim_replica};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
 /// A built, listening server.
@@ -28,7 +29,10 @@ pub struct App {
     shutdown: Shutdown,
     addr: SocketAddr,
     drain: Duration,
-    _lock: File,
+    /// `server.lock` of the SQLite data directory (None on Postgres, which many processes may share).
+    _lock: Option<File>,
+    /// This server's replica lock on a Postgres database (None on SQLite).
+    _replica: Option<ReplicaMarker>,
 }
 
 /// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
@@ -66,22 +70,43 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<Core> {
     build_core_with(settings, Arc::new(SystemClock)).await
 }
 
+/// Opens the selected store; migrates it (`COORDINATOR_MIGRATE_ON_BOOT`) or requires an up-to-date schema.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    match &settings.database {
+        Database::Sqlite(db) => {
+            let db = db.clone();
+            let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
+                .await
+                .context("store task failed")?
+                .map_err(|e| anyhow::anyhow!("{}: {e}", settings.database_file().display()))?;
+            Ok(Arc::new(store))
+        }
+        Database::Postgres(url) => {
+            let shown = settings.database.redacted();
+            let store = PgStore::connect(url, settings.db_pool_size)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to Postgres at {shown}: {e}"))?;
+            if settings.migrate_on_boot {
+                store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            } else {
+                store.require_current().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// `build_core` with an explicit clock (tests drive time by hand).
 pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
-    let db = settings.database_file();
-    let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
-    let shown = db.display().to_string();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
-        .await
-        .context("store task failed")?
-        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let store = open_store(settings).await?;
     let core_settings = CoreSettings {
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
         inbox_max_backlog: settings.inbox_max_backlog,
     };
-    Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), clock, core_settings)
+    Core::start(store, Arc::new(LocalBus::new(4096)), clock, core_settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the coordinator state: {e}"))
 }
@@ -94,8 +119,23 @@ impl App {
 
     /// `build` with an explicit clock.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let lock = lock_data_dir(&settings.database_file())?;
+        let lock = match &settings.database {
+            Database::Sqlite(db) => Some(lock_data_dir(db)?),
+            Database::Postgres(_) => None,
+        };
         let core = build_core_with(&settings, clock).await?;
+        let replica = match &settings.database {
+            Database::Sqlite(_) => None,
+            Database::Postgres(url) => Some(claim_replica(url).await.map_err(|e| anyhow::anyhow!("{e}"))?),
+        };
+        let other_replica = replica.as_ref().is_some_and(|r| r.other_replica);
+        if other_replica {
+            tracing::warn!(
+                component = "app",
+                "another mcp-coordinator server uses this Postgres database; several replicas need Redis, which this \
+                 version does not support: events made on one replica do not reach clients of the others"
+            );
+        }
         let addr = SocketAddr::new(settings.bind, settings.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
@@ -129,14 +169,22 @@ impl App {
             core,
             started: Instant::now(),
             shutdown: shutdown.token(),
-            info: ListenerInfo { http_port: addr.port(), bind_all: settings.bind.is_unspecified() },
+            info: ListenerInfo {
+                http_port: addr.port(),
+                bind_all: settings.bind.is_unspecified(),
+                storage_backend: match settings.database {
+                    Database::Sqlite(_) => "sqlite",
+                    Database::Postgres(_) => "postgres",
+                },
+                other_replica,
+            },
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
         let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), policy, settings.max_body_bytes);
-        tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
+        tracing::info!(component = "app", %addr, db = %settings.database.redacted(), "listening");
         Ok(App {
             listener,
             router,
@@ -145,6 +193,7 @@ impl App {
             addr,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
+            _replica: replica,
         })
     }
 

@@ -59,6 +59,13 @@ impl Drop for Scratch {
 /// `server backup`.
 pub async fn backup(a: &BackupArgs) -> Outcome {
     let s = settings(&Flags { data_dir: a.data_dir.clone(), ..Flags::default() })?;
+    if matches!(s.database, crate::config::Database::Postgres(_)) {
+        return Err(Failure::new(
+            super::EXIT_USAGE,
+            "this server stores its data in Postgres (COORDINATOR_DATABASE_URL)",
+        )
+        .hint("back up and restore Postgres with pg_dump / pg_restore"));
+    }
     let db = s.database_file();
     if !db.is_file() {
         return Err(Failure::new(1, format!("no database at {}", db.display()))
@@ -124,6 +131,13 @@ fn write_archive(db: &Path, config: &Path, out: &Path) -> Result<i64, Failure> {
 /// `server restore`.
 pub async fn restore(a: &RestoreArgs) -> Outcome {
     let s = settings(&Flags { data_dir: a.data_dir.clone(), ..Flags::default() })?;
+    if matches!(s.database, crate::config::Database::Postgres(_)) {
+        return Err(Failure::new(
+            super::EXIT_USAGE,
+            "this server stores its data in Postgres (COORDINATOR_DATABASE_URL)",
+        )
+        .hint("back up and restore Postgres with pg_dump / pg_restore"));
+    }
     let db = s.database_file();
     if !a.file.is_file() {
         return Err(Failure::new(1, format!("no backup file at {}", a.file.display())));

@@ -228,6 +228,9 @@ async fn check_server(r: &mut Report, probe: &Probe) {
 }
 
 async fn check_store(r: &mut Report, s: &Settings) {
+    if let crate::config::Database::Postgres(url) = &s.database {
+        return check_postgres(r, url, &s.database.redacted()).await;
+    }
     let db = s.database_file();
     if !db.exists() {
         r.warn("store", format!("no database yet at {}", db.display()), "it is created when the server first starts");
@@ -239,6 +242,31 @@ async fn check_store(r: &mut Report, s: &Settings) {
         Ok(Err(e)) => r.fail("store", format!("{}: {e}", db.display()), "check the file and its permissions"),
         Err(e) => r.fail("store", e.to_string(), "retry"),
     }
+}
+
+/// Postgres: reachable with the configured URL, the pool's session settings, the migration ledger.
+async fn check_postgres(r: &mut Report, url: &str, shown: &str) {
+    use crate::store::postgres::{PgStore, SCHEMA_VERSION as PG_SCHEMA};
+    let store = match PgStore::connect(url, 1).await {
+        Ok(store) => store,
+        Err(e) => {
+            let hint = "is Postgres running and reachable with COORDINATOR_DATABASE_URL (host, credentials, sslmode)?";
+            return r.fail("store", format!("{shown}: {e}"), hint);
+        }
+    };
+    let timeout = store.current_setting("statement_timeout").await.unwrap_or_else(|e| e.to_string());
+    match store.pending().await {
+        Ok(p) if p.is_empty() => {
+            r.ok("store", format!("{shown} — Postgres, statement_timeout {timeout}, schema {PG_SCHEMA}"));
+        }
+        Ok(p) => r.warn(
+            "store",
+            format!("{shown}: {} migration(s) pending, this binary expects schema {PG_SCHEMA}", p.len()),
+            "run `mcp-coordinator migrate` (the server also migrates at start)",
+        ),
+        Err(e) => r.fail("store", format!("{shown}: {e}"), "upgrade mcp-coordinator, or use the database it created"),
+    }
+    store.close().await;
 }
 
 fn store_lines(r: &mut Report, db: &Path, s: &StoreReport) {

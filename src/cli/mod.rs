@@ -87,7 +87,7 @@ pub struct StoreFlags {
     /// Data directory (SQLite database and lock file).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Database URL (`sqlite://<path>`).
+    /// Database URL (`sqlite://<path>` or `postgres://user:password@host/db`).
     #[arg(long)]
     pub database_url: Option<String>,
     /// Repository root; repeat for several checkouts or worktrees.
@@ -111,7 +111,7 @@ pub struct MigrateArgs {
     /// Data directory holding coordinator.db.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Database URL (`sqlite://<path>`).
+    /// Database URL (`sqlite://<path>` or `postgres://user:password@host/db`).
     #[arg(long)]
     pub database_url: Option<String>,
     /// Only report: exit 1 if migrations are pending, 2 if the database is newer than this binary.
@@ -253,7 +253,11 @@ async fn stdio(f: &StoreFlags) -> Outcome {
 async fn migrate(a: &MigrateArgs) -> Outcome {
     use crate::store::sqlite::{SCHEMA_VERSION, pending, schema_version_of};
     let flags = Flags { data_dir: a.data_dir.clone(), database_url: a.database_url.clone(), ..Flags::default() };
-    let db = settings(&flags)?.database_file();
+    let s = settings(&flags)?;
+    if let crate::config::Database::Postgres(url) = &s.database {
+        return migrate_postgres(url, &s.database.redacted(), a.check).await;
+    }
+    let db = s.database_file();
     let path = db.clone();
     let blocking = move || -> Result<String, Failure> {
         if path.is_file() {
@@ -287,6 +291,33 @@ async fn migrate(a: &MigrateArgs) -> Outcome {
         println!("{}: schema is up to date (version {})", db.display(), report.to);
     } else {
         println!("{}: migrated from version {} to {} ({listed})", db.display(), report.from, report.to);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `migrate` on Postgres: safe while other migrators or servers run (advisory lock), so the Helm hook may run it.
+async fn migrate_postgres(url: &str, shown: &str, check: bool) -> Outcome {
+    use crate::store::postgres::{PgStore, SCHEMA_VERSION};
+    let store = PgStore::connect(url, 1)
+        .await
+        .map_err(|e| Failure::new(1, format!("cannot connect to Postgres at {shown}: {e}")))?;
+    let todo = store.pending().await.map_err(|e| Failure::new(EXIT_USAGE, format!("{shown}: {e}")))?;
+    let listed = todo.iter().map(|(v, n)| format!("{v:04}_{n}")).collect::<Vec<_>>().join(", ");
+    if check {
+        if listed.is_empty() {
+            println!("{shown}: schema is up to date (version {SCHEMA_VERSION})");
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{shown}: pending migrations: {listed}");
+        return Ok(ExitCode::from(1));
+    }
+    let report = store.migrate().await.map_err(|e| Failure::new(1, format!("{shown}: {e}")))?;
+    store.close().await;
+    if report.applied.is_empty() {
+        println!("{shown}: schema is up to date (version {})", report.to);
+    } else {
+        let applied = report.applied.iter().map(|(v, n)| format!("{v:04}_{n}")).collect::<Vec<_>>().join(", ");
+        println!("{shown}: migrated from version {} to {} ({applied})", report.from, report.to);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,10 @@ use crate::jobs::RetentionSweeper;
 pub struct ListenerInfo {
     pub http_port: u16,
     pub bind_all: bool,
+    /// `sqlite` or `postgres`, as reported by `/health`.
+    pub storage_backend: &'static str,
+    /// Another server was using the same Postgres database at start (unsupported without Redis).
+    pub other_replica: bool,
 }
 
 /// Shared state of HTTP handlers.

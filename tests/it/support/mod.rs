@@ -1,5 +1,7 @@
 //! Test harness: `spawn_app()` runs the real App on an OS-assigned port with a temporary data dir and a manual
-//! clock, plus rmcp client helpers for streamable HTTP.
+//! clock (`spawn_app_pg()`: the same on a fresh Postgres database), plus rmcp client helpers for streamable HTTP.
+
+pub mod pg;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     _dir: tempfile::TempDir,
     shutdown: Shutdown,
+    /// The Postgres database of `spawn_app_pg` (dropped after the app, on drop).
+    _db: Option<pg::PgDatabase>,
 }
 
 impl Drop for TestApp {
@@ -50,6 +54,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// The app on a fresh Postgres database (`COORDINATOR_DATABASE_URL=postgres://…`).
+pub async fn spawn_app_pg() -> TestApp {
+    let db = pg::PgDatabase::create().await;
+    let mut app = spawn_app_with(&[("COORDINATOR_DATABASE_URL", &db.url), ("COORDINATOR_DB_POOL_SIZE", "4")]).await;
+    app._db = Some(db);
+    app
+}
+
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
@@ -58,7 +70,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let core = app.core();
     let shutdown = app.shutdown();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { url: format!("http://{addr}/mcp"), base: format!("http://{addr}"), core, clock, _dir: dir, shutdown }
+    let (url, base) = (format!("http://{addr}/mcp"), format!("http://{addr}"));
+    TestApp { url, base, core, clock, _dir: dir, shutdown, _db: None }
 }
 
 pub type Client = RunningService<RoleClient, ()>;
