@@ -30,9 +30,7 @@ use mcp_coordinator::core::events::DomainEvent;
 use mcp_coordinator::core::files::FileEdit;
 use mcp_coordinator::core::ids::{AgentId, ThreadId, new_uuid};
 use mcp_coordinator::core::paths::RepoRoots;
-use mcp_coordinator::core::ports::{
-    FileStore, LocalBus, NewAnnouncement, Store, SystemClock, SystemStore, ThreadStore,
-};
+use mcp_coordinator::core::ports::{LocalBus, NewAnnouncement, Store, SystemClock};
 use mcp_coordinator::core::principal::Principal;
 use mcp_coordinator::core::threads::machine::{AUTO_SUMMARY, resolve};
 use mcp_coordinator::core::threads::{
@@ -57,6 +55,19 @@ const TARGET_P50_MS: f64 = 0.5;
 const TARGET_P99_MS: f64 = 3.0;
 const TARGET_RATIO: f64 = 2.0;
 
+/// A call that wrote more than twice the median bytes plus this ran a WAL checkpoint (SQLite's auto-checkpoint,
+/// every 1 000 WAL pages, copies the distinct pages of the WAL into the database file inside a commit).
+const CHECKPOINT_EXTRA_BYTES: u64 = 64 * 1024;
+
+/// `(wchar, syscw)` of this process: bytes passed to write syscalls and their number (0 when unavailable).
+fn proc_io() -> (u64, u64) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/io") else { return (0, 0) };
+    let field = |name: &str| {
+        s.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    (field("wchar:"), field("syscw:"))
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     quick: bool,
@@ -66,9 +77,12 @@ struct Config {
     samples: usize,
     warmup: usize,
     files: usize,
+    /// When set, the file space is at least this many paths per active announcement (constant collision rate).
+    files_per_active: Option<usize>,
     seed: u64,
     breakdown: bool,
     breakdown_samples: usize,
+    load_start: String,
 }
 
 fn parse_list(flag: &str, v: Option<String>) -> Result<Vec<usize>> {
@@ -90,6 +104,13 @@ fn parse_num(flag: &str, v: Option<String>) -> Result<usize> {
 }
 
 impl Config {
+    /// The file space of a scenario with `h` active announcements, in whole modules (every module gets the same
+    /// number of files).
+    fn files_for(&self, h: usize) -> usize {
+        let f = self.files_per_active.map_or(self.files, |k| k.saturating_mul(h).max(MODULES));
+        f.max(MODULES).div_ceil(MODULES) * MODULES
+    }
+
     fn from_args() -> Result<Config> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let quick = args.iter().any(|a| a == "--quick");
@@ -101,9 +122,11 @@ impl Config {
             samples: if quick { 500 } else { 2000 },
             warmup: if quick { 100 } else { 300 },
             files: 20_000,
+            files_per_active: None,
             seed: 0x5EED_2026,
             breakdown: true,
             breakdown_samples: if quick { 200 } else { 1000 },
+            load_start: loadavg(),
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -117,22 +140,21 @@ impl Config {
                 "--samples" => c.samples = parse_num("--samples", it.next())?.max(1),
                 "--warmup" => c.warmup = parse_num("--warmup", it.next())?,
                 "--files" => c.files = parse_num("--files", it.next())?,
+                "--files-per-active" => c.files_per_active = Some(parse_num("--files-per-active", it.next())?.max(1)),
                 "--seed" => c.seed = parse_num("--seed", it.next())? as u64,
                 "--no-breakdown" => c.breakdown = false,
                 "--breakdown-samples" => c.breakdown_samples = parse_num("--breakdown-samples", it.next())?.max(1),
                 "-h" | "--help" => {
                     println!(
                         "cargo bench --bench announce -- [--quick] [--json PATH] [--agents 10,100,1000] \
-                         [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--seed S] \
-                         [--no-breakdown] [--breakdown-samples K]"
+                         [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--files-per-active K] \
+                         [--seed S] [--no-breakdown] [--breakdown-samples K]"
                     );
                     std::process::exit(0);
                 }
                 other => eprintln!("announce bench: ignoring argument {other:?}"),
             }
         }
-        // Whole modules: every module gets the same number of files.
-        c.files = c.files.max(MODULES).div_ceil(MODULES) * MODULES;
         Ok(c)
     }
 }
@@ -189,7 +211,7 @@ fn agent_id(i: usize) -> String {
 /// Agent i works in `src/m{i%50}/sub{i%7}`; every fifth agent also owns a deeper module elsewhere.
 fn agent_modules(i: usize) -> Vec<String> {
     let mut m = vec![format!("src/m{}/sub{}", i % TOPS, i % SUBS)];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         m.push(format!("src/m{}/sub{}/deep{}", (i * 7 + 3) % TOPS, (i * 3 + 1) % SUBS, i % 3));
     }
     m
@@ -294,6 +316,8 @@ struct Breakdown {
     score: Dist,
     detect: Dist,
     commit: Dist,
+    /// The same commit without the `impact_scored` events of the pass list.
+    commit_no_pass: Dist,
     context: Dist,
     ping: Dist,
     /// Events per announcement (mean) written by the replayed commits.
@@ -306,12 +330,22 @@ struct Breakdown {
 struct ScenarioResult {
     agents: usize,
     active: usize,
+    files: usize,
     lat: Dist,
     throughput: f64,
     concerned: f64,
     gray: f64,
     conflicts: f64,
     open_pct: f64,
+    /// Bytes and write syscalls per measured call (from /proc/self/io: WAL frames, and checkpoints when they
+    /// happen inside the call).
+    write_kb: f64,
+    write_calls: f64,
+    /// Measured calls that ran a WAL checkpoint (see `CHECKPOINT_EXTRA_BYTES`), and their latency distribution.
+    checkpoints: usize,
+    checkpoint_lat: Dist,
+    /// Latency of the calls without a checkpoint.
+    plain_lat: Dist,
     setup_s: f64,
     cancel_failures: usize,
     threads_in_index: usize,
@@ -330,7 +364,7 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), Arc::new(SystemClock), CoreSettings::default())
             .await?;
     let p = Principal::open_mode();
-    let space = Space { files: cfg.files };
+    let space = Space { files: cfg.files_for(h) };
     let mut rng = Rng(cfg.seed ^ ((n as u64) << 32) ^ h as u64);
     let setup = Instant::now();
 
@@ -367,16 +401,22 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
 
     // Warm-up, then the timed calls. Agents rotate; every measured thread is cancelled (untimed) afterwards.
     let mut lat = Vec::with_capacity(cfg.samples);
+    let (mut wbytes, mut wcalls) = (Vec::with_capacity(cfg.samples), 0u64);
     let (mut concerned, mut gray, mut confl, mut open, mut cancel_failures) = (0usize, 0usize, 0usize, 0usize, 0);
     for k in 0..cfg.warmup + cfg.samples {
         let a = &agents[k % n];
         let input = measured_input(&mut rng, &space, a, k);
+        let io0 = proc_io();
         let t0 = Instant::now();
         let out = core.announce(&p, input).await;
         let dt = t0.elapsed();
+        let io1 = proc_io();
         let out = out?;
         if k >= cfg.warmup {
             lat.push(dt);
+            let (db, dc) = (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1));
+            wbytes.push(db);
+            wcalls += dc;
             concerned += out.impact.concerned.len();
             gray += out.impact.gray_zone.len();
             confl += out.conflicts.len();
@@ -387,6 +427,12 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         }
     }
     let m = cfg.samples as f64;
+    let mut sorted = wbytes.clone();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    let is_ckpt = |b: u64| median > 0 && b > 2 * median + CHECKPOINT_EXTRA_BYTES;
+    let ckpt_lat: Vec<Duration> = lat.iter().zip(&wbytes).filter(|(_, b)| is_ckpt(**b)).map(|(d, _)| *d).collect();
+    let plain_lat: Vec<Duration> = lat.iter().zip(&wbytes).filter(|(_, b)| !is_ckpt(**b)).map(|(d, _)| *d).collect();
     let d = dist(&lat);
     let throughput = if d.total_s > 0.0 { d.n as f64 / d.total_s } else { 0.0 };
 
@@ -401,11 +447,17 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
     Ok(ScenarioResult {
         agents: n,
         active: h,
+        files: space.files,
         throughput,
         concerned: concerned as f64 / m,
         gray: gray as f64 / m,
         conflicts: confl as f64 / m,
         open_pct: 100.0 * open as f64 / m,
+        write_kb: wbytes.iter().sum::<u64>() as f64 / 1024.0 / m,
+        write_calls: wcalls as f64 / m,
+        checkpoints: ckpt_lat.len(),
+        checkpoint_lat: dist(&ckpt_lat),
+        plain_lat: dist(&plain_lat),
         setup_s,
         cancel_failures,
         threads_in_index,
@@ -537,8 +589,8 @@ async fn breakdown(
     let mut idx = mirror_index(&store, core.now()).await?;
     let threads_in_index = idx_thread_count(&store, core.now()).await?;
     let k_max = cfg.breakdown_samples;
-    let (mut t_score, mut t_detect, mut t_commit, mut t_ctx, mut t_ping) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut t_score, mut t_detect, mut t_commit, mut t_commit_np, mut t_ctx, mut t_ping) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut events, mut cbytes) = (0usize, 0usize);
     for k in 0..k_max {
         let a = &agents[k % agents.len()];
@@ -594,9 +646,21 @@ async fn breakdown(
         };
         let ann = announcement(&mut thread, &impact, &confl, &pq, a);
         events += ann.events.len();
-        let t0 = Instant::now();
-        store.record_announcement(ann, now).await?;
-        t_commit.push(t0.elapsed());
+        // The same commit without the pass-list `impact_scored` events (fresh ids). The two run in alternating
+        // order so neither always follows the other.
+        let mut lean = ann.clone();
+        lean.thread.id = ThreadId::generate();
+        for i in &mut lean.introspections {
+            i.id = new_uuid();
+            i.thread_id = lean.thread.id.clone();
+        }
+        lean.events.retain(|e| !matches!(e, DomainEvent::ImpactScored { category, .. } if category == "pass"));
+        let pair = if k % 2 == 0 { [(true, ann), (false, lean)] } else { [(false, lean), (true, ann)] };
+        for (full, v) in pair {
+            let t0 = Instant::now();
+            store.record_announcement(v, now).await?;
+            if full { t_commit.push(t0.elapsed()) } else { t_commit_np.push(t0.elapsed()) }
+        }
 
         // Context reads: one `latest_summaries` per concerned or gray agent.
         let t0 = Instant::now();
@@ -616,6 +680,7 @@ async fn breakdown(
             score: dist(&t_score),
             detect: dist(&t_detect),
             commit: dist(&t_commit),
+            commit_no_pass: dist(&t_commit_np),
             context: dist(&t_ctx),
             ping: dist(&t_ping),
             events_per_call: events as f64 / k,
@@ -653,6 +718,13 @@ fn machine() -> Value {
            "profile": if cfg!(debug_assertions) { "debug" } else { "release" }})
 }
 
+/// The 1/5/15-minute load averages (other work on the machine inflates latencies).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 fn find(results: &[ScenarioResult], n: usize, h: usize) -> Option<&ScenarioResult> {
     results.iter().find(|r| r.agents == n && r.active == h)
 }
@@ -660,29 +732,36 @@ fn find(results: &[ScenarioResult], n: usize, h: usize) -> Option<&ScenarioResul
 fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
     let mach = machine();
     println!("\n## announce_work latency on SQLite\n");
+    let space = match cfg.files_per_active {
+        Some(k) => format!("{k} paths per active announcement"),
+        None => format!("{} paths", cfg.files),
+    };
     println!(
-        "machine: {} ({} cores, {}), build: {}; {} timed calls per scenario after {} warm-up calls; file space {} \
-         paths in {} modules; total wall time {:.0} s\n",
+        "machine: {} ({} cores, {}), build: {}; load average {} at start, {} at end; {} timed calls per scenario \
+         after {} warm-up calls; file space {space} in {MODULES} modules; total wall time {:.0} s\n",
         mach["cpu"].as_str().unwrap_or("?"),
         mach["cores"],
         mach["arch"].as_str().unwrap_or("?"),
         mach["profile"].as_str().unwrap_or("?"),
+        cfg.load_start,
+        loadavg(),
         cfg.samples,
         cfg.warmup,
-        cfg.files,
-        MODULES,
         wall_s
     );
     println!(
-        "| agents | active | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | gray/call | \
-         conflicts/call | open % | setup s |"
+        "| agents | active | files | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | \
+         gray/call | conflicts/call | open % | KB written/call | writes/call | checkpoint calls (mean ms) | \
+         p99 w/o them ms | setup s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | \
+             {:.1} | {} ({:.2}) | {:.3} | {:.1} |",
             r.agents,
             r.active,
+            r.files,
             r.lat.p50,
             r.lat.p90,
             r.lat.p99,
@@ -693,6 +772,11 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             r.gray,
             r.conflicts,
             r.open_pct,
+            r.write_kb,
+            r.write_calls,
+            r.checkpoints,
+            r.checkpoint_lat.mean,
+            r.plain_lat.p99,
             r.setup_s
         );
     }
@@ -707,13 +791,14 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
         );
         println!(
             "| agents | active | threads seen | score p50/p99 ms | detect p50/p99 ms | commit p50/p99 ms | \
-             context p50/p99 ms | ping p50 ms | events/call | conflict JSON B |"
+             commit w/o pass events p50/p99 ms | context p50/p99 ms | ping p50 ms | events/call | conflict JSON B |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in results {
             if let Some(b) = &r.breakdown {
                 println!(
-                    "| {} | {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} | {:.1} | {:.0} |",
+                    "| {} | {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} | \
+                     {:.1} | {:.0} |",
                     r.agents,
                     r.active,
                     r.threads_in_index,
@@ -723,6 +808,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
                     b.detect.p99,
                     b.commit.p50,
                     b.commit.p99,
+                    b.commit_no_pass.p50,
+                    b.commit_no_pass.p99,
                     b.context.p50,
                     b.context.p99,
                     b.ping.p50,
@@ -774,12 +861,14 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             .iter()
             .map(|r| {
                 json!({
-                    "agents": r.agents, "active": r.active, "latency": r.lat.json(), "throughput_per_s": r.throughput,
+                    "agents": r.agents, "active": r.active, "files": r.files, "latency": r.lat.json(), "throughput_per_s": r.throughput,
                     "concerned_per_call": r.concerned, "gray_per_call": r.gray, "conflicts_per_call": r.conflicts,
-                    "open_pct": r.open_pct, "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
+                    "open_pct": r.open_pct, "write_kb_per_call": r.write_kb,
+                    "write_syscalls_per_call": r.write_calls, "calls_with_checkpoint": r.checkpoints,
+                    "checkpoint_calls_latency": r.checkpoint_lat.json(), "latency_without_checkpoint_calls": r.plain_lat.json(), "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
                     "active_threads_seen": r.threads_in_index,
                     "breakdown": r.breakdown.as_ref().map(|b| json!({
-                        "score": b.score.json(), "detect": b.detect.json(), "commit": b.commit.json(),
+                        "score": b.score.json(), "detect": b.detect.json(), "commit": b.commit.json(), "commit_without_pass_events": b.commit_no_pass.json(),
                         "context": b.context.json(), "ping": b.ping.json(), "events_per_call": b.events_per_call,
                         "conflict_json_bytes": b.conflict_bytes,
                     })),
@@ -789,7 +878,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
         let doc = json!({
             "benchmark": "announce_sqlite",
             "machine": mach,
-            "config": {"quick": cfg.quick, "samples": cfg.samples, "warmup": cfg.warmup, "files": cfg.files,
+            "config": {"quick": cfg.quick, "samples": cfg.samples, "warmup": cfg.warmup, "files": cfg.files, "files_per_active": cfg.files_per_active,
+                       "load_start": cfg.load_start, "load_end": loadavg(),
                        "modules": MODULES, "seed": cfg.seed, "breakdown_samples": cfg.breakdown_samples},
             "scenarios": scenarios,
             "targets": Value::Object(checks),

@@ -1,4 +1,4 @@
-//! Wiring: `App::build(Settings)` opens the store, starts the core, binds the HTTP listener (port 0 works; the
+//! Wiring: `App::build(Settings)` opens the store (SQLite or Postgres, per `Settings::database`), starts the core, binds the HTTP listener (port 0 works; the
 //! real port is reported) and the background jobs; `App::run_until_stopped` serves until shutdown, then drains.
 
 use std::fs::File;
@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::config::{SessionMode, Settings};
+use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
-use crate::core::ports::{AlwaysLeader, Clock, LocalBus, SystemClock};
+use crate::core::ports::{AlwaysLeader, Clock, LocalBus, Store, SystemClock};
 use crate::core::{Core, CoreSettings};
 use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
@@ -24,6 +24,7 @@ use crate::mqtt::external::ExternalSettings;
 use crate::mqtt::retained::RETAINED_CAP;
 use crate::mqtt::ws::WsBridge;
 use crate::mqtt::{Broker, MqttAuthenticator, OpenAuthenticator, TcpStatus};
+use crate::store::postgres::{PgStore, ReplicaMarker, claim_replica};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
 /// A built, listening server.
@@ -35,11 +36,15 @@ pub struct App {
     addr: SocketAddr,
     mqtt: TcpStatus,
     drain: Duration,
-    _lock: File,
+    /// `server.lock` of the SQLite data directory (None on Postgres, which many processes may share).
+    _lock: Option<File>,
+    /// This server's replica lock on a Postgres database (None on SQLite).
+    _replica: Option<ReplicaMarker>,
 }
 
-/// Takes `<data dir>/server.lock` so two servers never share one SQLite file.
-fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
+/// Takes `<data dir>/server.lock` so two servers never share one SQLite file (and `restore` never replaces the
+/// file under a running server). The lock lives as long as the returned file.
+pub fn lock_data_dir(db: &Path) -> anyhow::Result<File> {
     let dir = db.parent().context("database path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let path = dir.join("server.lock");
@@ -72,21 +77,43 @@ pub async fn build_core(settings: &Settings) -> anyhow::Result<Core> {
     build_core_with(settings, Arc::new(SystemClock)).await
 }
 
+/// Opens the selected store; migrates it (`COORDINATOR_MIGRATE_ON_BOOT`) or requires an up-to-date schema.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    match &settings.database {
+        Database::Sqlite(db) => {
+            let db = db.clone();
+            let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
+                .await
+                .context("store task failed")?
+                .map_err(|e| anyhow::anyhow!("{}: {e}", settings.database_file().display()))?;
+            Ok(Arc::new(store))
+        }
+        Database::Postgres(url) => {
+            let shown = settings.database.redacted();
+            let store = PgStore::connect(url, settings.db_pool_size)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to Postgres at {shown}: {e}"))?;
+            if settings.migrate_on_boot {
+                store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            } else {
+                store.require_current().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// `build_core` with an explicit clock (tests drive time by hand).
 pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
-    let db = settings.database_file();
-    let mode = if settings.migrate_on_boot { MigrateMode::Apply } else { MigrateMode::RequireCurrent };
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&db, mode))
-        .await
-        .context("store task failed")?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = open_store(settings).await?;
     let core_settings = CoreSettings {
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
         inbox_max_backlog: settings.inbox_max_backlog,
     };
-    Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), clock, core_settings)
+    Core::start(store, Arc::new(LocalBus::new(4096)), clock, core_settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the coordinator state: {e}"))
 }
@@ -108,8 +135,23 @@ impl App {
         clock: Arc<dyn Clock>,
         mqtt_auth: Arc<dyn MqttAuthenticator>,
     ) -> anyhow::Result<App> {
-        let lock = lock_data_dir(&settings.database_file())?;
+        let lock = match &settings.database {
+            Database::Sqlite(db) => Some(lock_data_dir(db)?),
+            Database::Postgres(_) => None,
+        };
         let core = build_core_with(&settings, clock).await?;
+        let replica = match &settings.database {
+            Database::Sqlite(_) => None,
+            Database::Postgres(url) => Some(claim_replica(url).await.map_err(|e| anyhow::anyhow!("{e}"))?),
+        };
+        let other_replica = replica.as_ref().is_some_and(|r| r.other_replica);
+        if other_replica {
+            tracing::warn!(
+                component = "app",
+                "another mcp-coordinator server uses this Postgres database; several replicas need Redis, which this \
+                 version does not support: events made on one replica do not reach clients of the others"
+            );
+        }
         let addr = SocketAddr::new(settings.bind, settings.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
@@ -157,6 +199,11 @@ impl App {
                 mqtt_embedded: broker.is_some(),
                 mqtt_tcp_port: tcp.port,
                 mqtt_tcp_error: tcp.error.clone(),
+                storage_backend: match settings.database {
+                    Database::Sqlite(_) => "sqlite",
+                    Database::Postgres(_) => "postgres",
+                },
+                other_replica,
             },
             retention,
             allow_reset: settings.allow_reset,
@@ -175,7 +222,7 @@ impl App {
         });
         let router =
             crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), mqtt_ws, policy, settings.max_body_bytes);
-        tracing::info!(component = "app", %addr, db = %settings.database_file().display(), "listening");
+        tracing::info!(component = "app", %addr, db = %settings.database.redacted(), "listening");
         Ok(App {
             listener,
             router,
@@ -185,6 +232,7 @@ impl App {
             mqtt: tcp,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
+            _replica: replica,
         })
     }
 

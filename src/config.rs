@@ -20,6 +20,11 @@ pub enum ConfigError {
     File { path: String, problem: String },
 }
 
+mod database;
+
+pub use database::Database;
+use database::redact_password;
+
 fn invalid(name: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { name: name.to_owned(), problem: problem.into() }
 }
@@ -65,7 +70,12 @@ pub struct MqttConfig {
 pub struct Settings {
     pub port: u16,
     pub bind: IpAddr,
+    /// The data directory, or the SQLite file given by `sqlite://<path>` (see `database_file`).
     pub data_dir: PathBuf,
+    /// The selected storage backend.
+    pub database: Database,
+    /// Connections in the Postgres pool (`COORDINATOR_DB_POOL_SIZE`).
+    pub db_pool_size: u32,
     pub config_dir: PathBuf,
     pub repo_roots: Vec<String>,
     pub online_ttl_secs: i64,
@@ -83,6 +93,7 @@ pub struct Settings {
     pub json_response: bool,
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
+    pub daemon_bind_timeout_ms: u64,
     pub migrate_on_boot: bool,
     pub sweeper_enabled: bool,
     pub retention: Retention,
@@ -155,6 +166,69 @@ fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     }
 }
 
+/// What `ensure_config_file` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFileState {
+    /// No file: the default was written.
+    Created,
+    /// A valid file was left as it is.
+    Kept,
+    /// A malformed file was moved to `backup` and the default written.
+    Replaced { backup: PathBuf, problem: String },
+}
+
+/// The default `config.json` for a config directory.
+pub fn default_config_json(config_dir: &Path) -> String {
+    let body = serde_json::json!({
+        "server": {"port": DEFAULT_PORT, "data_dir": config_dir.join("data"), "bind": "127.0.0.1"},
+        "defaults": {"coordinator_url": format!("http://localhost:{DEFAULT_PORT}")},
+    });
+    format!("{body:#}\n")
+}
+
+/// Validates `<config_dir>/config.json`; `Ok(false)` when it does not exist (`doctor`).
+pub fn check_config_file(config_dir: &Path) -> Result<bool, ConfigError> {
+    let path = config_dir.join("config.json");
+    read_file(&path)?;
+    Ok(path.exists())
+}
+
+/// Makes sure `<config_dir>/config.json` exists and parses (`init`): a malformed file is kept as
+/// `config.json.bak` and replaced by the default.
+pub fn ensure_config_file(config_dir: &Path) -> std::io::Result<ConfigFileState> {
+    let path = config_dir.join("config.json");
+    let state = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFileState::Created,
+        Err(e) => return Err(e),
+        Ok(text) => match serde_json::from_str::<ConfigFile>(&text) {
+            Ok(_) => return Ok(ConfigFileState::Kept),
+            Err(e) => {
+                let backup = config_dir.join("config.json.bak");
+                std::fs::rename(&path, &backup)?;
+                ConfigFileState::Replaced { backup, problem: e.to_string() }
+            }
+        },
+    };
+    std::fs::write(&path, default_config_json(config_dir))?;
+    Ok(state)
+}
+
+/// Variables a detached daemon inherits (operations.md §2); everything else is dropped.
+const DAEMON_ENV: [&str; 8] =
+    ["PATH", "HOME", "USER", "LANG", "PORT", "LOG_LEVEL", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR"];
+/// Prefixes of variables a detached daemon inherits.
+const DAEMON_ENV_PREFIXES: [&str; 2] = ["OTEL_", "COORDINATOR_"];
+
+/// The allow-listed part of the process environment, handed to a detached daemon (`TZ` included).
+pub fn daemon_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            k == "TZ" || DAEMON_ENV.contains(&k.as_ref()) || DAEMON_ENV_PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .collect()
+}
+
 fn parse<T: std::str::FromStr>(env: &dyn Env, name: &str) -> Result<Option<T>, ConfigError> {
     env.get(name).map(|v| v.trim().parse::<T>().map_err(|_| invalid(name, format!("cannot parse {v:?}")))).transpose()
 }
@@ -206,8 +280,14 @@ impl Settings {
             .or_else(|| env.get("COORDINATOR_DATA_DIR").map(PathBuf::from))
             .or_else(|| file.server.data_dir.map(PathBuf::from))
             .unwrap_or_else(|| config_dir.join("data"));
-        let data_dir =
+        let (data_dir, postgres) =
             database_path(flags.database_url.clone().or_else(|| env.get("COORDINATOR_DATABASE_URL")), data_dir)?;
+        let database = match postgres {
+            Some(url) => Database::Postgres(url),
+            None => Database::Sqlite(sqlite_file(&data_dir)),
+        };
+        let db_pool_size = u32::try_from(positive(env, "COORDINATOR_DB_POOL_SIZE", 10)?)
+            .map_err(|_| invalid("COORDINATOR_DB_POOL_SIZE", "too large"))?;
         let repo_roots = if flags.repo_roots.is_empty() {
             env.get("COORDINATOR_REPO_ROOT")
                 .map(|v| std::env::split_paths(&v).map(|p| p.display().to_string()).collect())
@@ -242,6 +322,8 @@ impl Settings {
             port,
             bind,
             data_dir,
+            database,
+            db_pool_size,
             config_dir,
             repo_roots,
             online_ttl_secs,
@@ -269,6 +351,7 @@ impl Settings {
                 None => positive(env, "COORDINATOR_MAX_BODY_BYTES", 1_048_576)?.unsigned_abs() as usize,
             },
             shutdown_drain_ms: positive(env, "COORDINATOR_SHUTDOWN_DRAIN_MS", 5_000)?.unsigned_abs(),
+            daemon_bind_timeout_ms: positive(env, "COORDINATOR_DAEMON_BIND_TIMEOUT_MS", 15_000)?.unsigned_abs(),
             migrate_on_boot: parse_bool(env, "COORDINATOR_MIGRATE_ON_BOOT")?.unwrap_or(true),
             sweeper_enabled: parse_bool(env, "COORDINATOR_SWEEPER_ENABLED")?.unwrap_or(true),
             retention: Retention {
@@ -285,13 +368,10 @@ impl Settings {
         })
     }
 
-    /// The SQLite database file.
+    /// The SQLite database file (`<data dir>/coordinator.db`, or the file named by `sqlite://<path>`). With
+    /// Postgres selected it is where an SQLite file would be; nothing opens it.
     pub fn database_file(&self) -> PathBuf {
-        if self.data_dir.extension().is_some_and(|e| e == "db") {
-            self.data_dir.clone()
-        } else {
-            self.data_dir.join("coordinator.db")
-        }
+        sqlite_file(&self.data_dir)
     }
 }
 
@@ -333,24 +413,33 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
     })
 }
 
-/// `COORDINATOR_DATABASE_URL`: unset → `<data_dir>/coordinator.db`; `sqlite://<path>` → that file.
-fn database_path(url: Option<String>, data_dir: PathBuf) -> Result<PathBuf, ConfigError> {
+fn sqlite_file(data_dir: &Path) -> PathBuf {
+    if data_dir.extension().is_some_and(|e| e == "db") { data_dir.to_owned() } else { data_dir.join("coordinator.db") }
+}
+
+/// `COORDINATOR_DATABASE_URL`: unset → `<data_dir>/coordinator.db`; `sqlite://<path>` → that file (returned in
+/// place of the data dir); `postgres://…` / `postgresql://…` → that server (second value).
+fn database_path(url: Option<String>, data_dir: PathBuf) -> Result<(PathBuf, Option<String>), ConfigError> {
     match url {
-        None => Ok(data_dir),
+        None => Ok((data_dir, None)),
         Some(u) if u.starts_with("sqlite://") => {
             let p = PathBuf::from(u.trim_start_matches("sqlite://"));
             if p.as_os_str().is_empty() {
                 return Err(invalid("COORDINATOR_DATABASE_URL", "sqlite:// needs a file path"));
             }
-            Ok(p)
+            Ok((p, None))
         }
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Err(invalid(
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            let host = u.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+            if host.is_empty() {
+                return Err(invalid("COORDINATOR_DATABASE_URL", "postgres:// needs a host (postgres://user@host/db)"));
+            }
+            Ok((data_dir, Some(u)))
+        }
+        Some(u) => Err(invalid(
             "COORDINATOR_DATABASE_URL",
-            "Postgres storage is not available in this version; unset it to use the embedded SQLite store",
+            format!("unsupported scheme in {:?} (use sqlite://<path> or postgres://…)", redact_password(&u)),
         )),
-        Some(u) => {
-            Err(invalid("COORDINATOR_DATABASE_URL", format!("unsupported scheme in {u:?} (use sqlite://<path>)")))
-        }
     }
 }
 
@@ -409,6 +498,43 @@ mod tests {
         ] {
             let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
             assert!(err.to_string().starts_with(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn database_url_selects_the_backend() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap();
+        assert_eq!(s.database, Database::Sqlite(home.path().join(".mcp-coordinator/data/coordinator.db")));
+        assert_eq!(s.db_pool_size, 10);
+        let s = Settings::resolve(
+            &Flags::default(),
+            &env(&[("HOME", &h), ("COORDINATOR_DATABASE_URL", "sqlite:///x/c.db")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.database.clone(), s.database_file()),
+            (Database::Sqlite("/x/c.db".into()), PathBuf::from("/x/c.db"))
+        );
+        for url in ["postgres://u:secret@db:5432/coord?sslmode=require", "postgresql://u@db/coord"] {
+            let e = env(&[("HOME", &h), ("COORDINATOR_DATABASE_URL", url), ("COORDINATOR_DB_POOL_SIZE", "4")]);
+            let s = Settings::resolve(&Flags::default(), &e).unwrap();
+            assert_eq!((s.database.clone(), s.db_pool_size), (Database::Postgres(url.into()), 4));
+            assert!(!format!("{s:?}").contains("secret"), "the password never shows in Debug output");
+        }
+        assert_eq!(Database::Postgres("postgres://u:pw@h:1/d".into()).redacted(), "postgres://u:***@h:1/d".to_owned());
+        let flags = Flags { database_url: Some("postgres://flag@h/d".into()), ..Flags::default() };
+        let s =
+            Settings::resolve(&flags, &env(&[("HOME", &h), ("COORDINATOR_DATABASE_URL", "sqlite:///x.db")])).unwrap();
+        assert_eq!(s.database, Database::Postgres("postgres://flag@h/d".into()), "flag over env");
+        for (k, v) in [
+            ("COORDINATOR_DATABASE_URL", "mysql://x"),
+            ("COORDINATOR_DATABASE_URL", "postgres://"),
+            ("COORDINATOR_DB_POOL_SIZE", "0"),
+        ] {
+            let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
+            assert!(e.to_string().starts_with(k), "{e}");
         }
     }
 

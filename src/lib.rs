@@ -5,7 +5,7 @@
 //! `mcp` serves the 26 tools over streamable HTTP and stdio; `http` hosts health and the MCP mount;
 //! `mqtt` embeds the MQTT broker (TCP + WebSocket at `/mqtt`) and bridges events to topics;
 //! `jobs` runs the sweepers; `config` resolves settings; `app` wires everything; `lifecycle` owns tasks;
-//! `cli` parses commands.
+//! `cli` parses and runs the commands (server lifecycle and daemon, init, doctor, backup/restore, migrate).
 #![forbid(unsafe_code)]
 
 pub mod app;

@@ -1,7 +1,10 @@
 //! `GET /api/events`: Server-Sent Events of the caller's org (events-mqtt.md §2). The live subscription is taken
 //! before the replay query and frames are de-duplicated by `seq`, so a client resuming with `Last-Event-ID` sees
-//! no gap and no duplicate. Streams end on shutdown and when a slow client overflows its buffer.
+//! no gap and no duplicate. Writers publish after commit, so the bus may deliver seqs out of order: a live event
+//! past a gap first pulls the missing (already committed) seqs from the store, and late arrivals are dropped.
+//! Streams end on shutdown and when a slow client overflows its buffer.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,19 +53,35 @@ struct Live {
     org: OrgId,
     last: i64,
     stop: CancellationToken,
+    store: Arc<dyn crate::core::ports::Store>,
+    /// Events to send before reading the bus again, ascending.
+    backlog: VecDeque<EventRecord>,
     _permit: OwnedSemaphorePermit,
 }
 
 async fn next_live(mut l: Live) -> Option<(Result<Event, Infallible>, Live)> {
     loop {
+        if let Some(e) = l.backlog.pop_front() {
+            if e.seq > l.last {
+                l.last = e.seq;
+                return Some((Ok(frame(&e)), l));
+            }
+            continue;
+        }
         let received = tokio::select! {
             _ = l.stop.cancelled() => return None,
             r = l.rx.recv() => r,
         };
         match received {
             Ok(e) if e.org == l.org && e.seq > l.last => {
-                l.last = e.seq;
-                return Some((Ok(frame(&e)), l));
+                let gap = e.seq - l.last - 1;
+                if gap > 0 {
+                    // Seqs are allocated in commit order, so the missing ones are committed: read them.
+                    let missing = usize::try_from(gap).ok().filter(|g| *g <= REPLAY_CAP)?;
+                    let found = l.store.events_after(&l.org, l.last, missing).await.ok()?;
+                    l.backlog.extend(found.into_iter().filter(|m| m.seq < e.seq));
+                }
+                l.backlog.push_back(e);
             }
             Ok(_) => {}
             // Lagged (slow client) or closed: end the stream; the client resumes with Last-Event-ID.
@@ -127,7 +146,15 @@ pub async fn events(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let live = Live { rx, org: p.org.clone(), last: top, stop: s.shutdown.clone(), _permit: permit };
+    let live = Live {
+        rx,
+        org: p.org.clone(),
+        last: top,
+        stop: s.shutdown.clone(),
+        store: s.core.store().clone(),
+        backlog: VecDeque::new(),
+        _permit: permit,
+    };
     let body: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         Box::pin(stream::iter(frames.into_iter().map(Ok)).chain(stream::unfold(live, next_live)));
     let mut res =

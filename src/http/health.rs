@@ -36,6 +36,13 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
     if let Some(e) = &s.info.mqtt_tcp_error {
         warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
     }
+    if s.info.other_replica {
+        warnings.push(
+            "another server uses this Postgres database: several replicas need Redis, which this version does not \
+             support (events do not cross replicas)"
+                .into(),
+        );
+    }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());
     }
@@ -43,7 +50,7 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": VERSION,
         "uptime_seconds": uptime(s.started),
-        "storage": {"ok": storage, "backend": "sqlite"},
+        "storage": {"ok": storage, "backend": s.info.storage_backend},
         "redis": null,
         "auth_enabled": false,
         "oauth_enabled": false,

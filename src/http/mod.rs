@@ -1,7 +1,9 @@
-//! The HTTP listener: health probes, the REST API for hooks and orchestrators, SSE, the MCP mount at `/mcp`,
-//! and the legacy 404 shape, behind the request-id, Host and Origin/CORS rules of http-api.md §1.
+//! The HTTP listener: health probes, the embedded dashboard, the REST API for hooks and orchestrators, SSE, the
+//! MCP mount at `/mcp`, and the legacy 404 shape, behind the request-id, Host and Origin/CORS rules of
+//! http-api.md §1 (the dashboard's static GETs sit outside the Host/Origin guard, inside the request-id layer).
 
 mod api;
+mod dashboard;
 pub mod error;
 mod events;
 pub mod extract;
@@ -36,6 +38,10 @@ pub struct ListenerInfo {
     pub mqtt_tcp_port: Option<u16>,
     /// Why the MQTT TCP listener is not listening.
     pub mqtt_tcp_error: Option<String>,
+    /// `sqlite` or `postgres`, as reported by `/health`.
+    pub storage_backend: &'static str,
+    /// Another server was using the same Postgres database at start (unsupported without Redis).
+    pub other_replica: bool,
 }
 
 /// Shared state of HTTP handlers.
@@ -77,6 +83,7 @@ pub fn router(state: AppState, mcp: Router, mqtt_ws: Router, policy: Policy, max
         .layer(middleware::from_fn_with_state(policy, guard::origin_and_host));
     probes
         .with_state(state.clone())
+        .merge(dashboard::routes())
         .merge(mcp)
         .merge(mqtt_ws)
         .merge(guarded.with_state(state))

@@ -1,5 +1,5 @@
-//! The ONE mapping from rusqlite errors to `core::ports::StoreError`, by error kind: callers above the store only
-//! ever see the four classes (unavailable, constraint, corrupt, other).
+//! The ONE mapping from driver errors (rusqlite for SQLite, sqlx for Postgres) to `core::ports::StoreError`, by
+//! error kind: callers above the store only ever see the four classes (unavailable, constraint, corrupt, other).
 
 use rusqlite::ErrorCode;
 
@@ -38,6 +38,48 @@ pub(crate) fn classify(e: &rusqlite::Error) -> StoreError {
     }
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        classify_sqlx(&e)
+    }
+}
+
+/// Classifies a Postgres driver error: lost or refused connections, an exhausted or closed pool, timeouts,
+/// shutdowns and aborted transactions are `Unavailable` (retryable, 503); integrity violations (SQLSTATE class 23)
+/// are `Constraint`; values that do not decode are `Corrupt`.
+pub(crate) fn classify_sqlx(e: &sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    let text = e.to_string();
+    match e {
+        E::Database(db) => classify_sqlstate(db.code().as_deref().unwrap_or(""), text),
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::BeginFailed => {
+            StoreError::Unavailable(text)
+        }
+        E::Decode(_)
+        | E::ColumnDecode { .. }
+        | E::ColumnNotFound(_)
+        | E::ColumnIndexOutOfBounds { .. }
+        | E::TypeNotFound { .. } => StoreError::Corrupt(text),
+        _ => StoreError::Other(text),
+    }
+}
+
+/// Classifies a Postgres SQLSTATE (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+fn classify_sqlstate(code: &str, text: String) -> StoreError {
+    match code {
+        // integrity_constraint_violation: not null, foreign key, unique, check, exclusion
+        c if c.starts_with("23") => StoreError::Constraint(text),
+        // connection exception; insufficient resources; operator intervention (admin shutdown, crash shutdown,
+        // cannot connect now, statement timeout / query cancelled); serialization failure and deadlock
+        c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") || c.starts_with("40") => {
+            StoreError::Unavailable(text)
+        }
+        // data_corrupted, index_corrupted
+        "XX001" | "XX002" => StoreError::Corrupt(text),
+        _ => StoreError::Other(text),
+    }
+}
+
 /// A failure of the blocking task that ran a store call (a panic or runtime shutdown).
 pub(crate) fn join_error(e: tokio::task::JoinError) -> StoreError {
     StoreError::Other(format!("store task failed: {e}"))
@@ -71,6 +113,24 @@ mod tests {
             Connection::open_with_flags(dir.path().join("no/such/dir.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
                 .unwrap_err();
         assert!(StoreError::from(missing).is_unavailable());
+    }
+
+    #[test]
+    fn classifies_postgres_errors_by_kind() {
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolClosed).is_unavailable());
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(StoreError::from(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(matches!(StoreError::from(sqlx::Error::Decode("bad".into())), StoreError::Corrupt(_)));
+        assert!(matches!(StoreError::from(sqlx::Error::RowNotFound), StoreError::Other(_)));
+        for (code, want) in [("23505", "constraint"), ("23503", "constraint"), ("23514", "constraint")] {
+            assert!(matches!(classify_sqlstate(code, want.into()), StoreError::Constraint(_)), "{code}");
+        }
+        for code in ["08006", "57P01", "57014", "53300", "40001", "40P01"] {
+            assert!(classify_sqlstate(code, String::new()).is_unavailable(), "{code}");
+        }
+        assert!(matches!(classify_sqlstate("XX001", String::new()), StoreError::Corrupt(_)));
+        assert!(matches!(classify_sqlstate("42601", String::new()), StoreError::Other(_)));
     }
 
     #[test]

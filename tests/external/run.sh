@@ -5,7 +5,7 @@
 #
 # BINARY defaults to target/debug/mcp-coordinator (relative to the current directory, else to the repo).
 # CHECK names (default: all): conformance-stateless conformance-stateful py-sdk-stateless py-sdk-stateful
-# py-sdk-stdio. See tests/external/README.md.
+# py-sdk-stdio schemathesis (and the scripts listed in SCRIPT_CHECKS). See tests/external/README.md.
 #
 # Environment:
 #   MCPC_EXTERNAL_OPTIONAL=1  a check whose tool (node/npm, python3) is missing is skipped instead of failed
@@ -16,7 +16,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-ALL_CHECKS=(conformance-stateless conformance-stateful py-sdk-stateless py-sdk-stateful py-sdk-stdio)
+ALL_CHECKS=(conformance-stateless conformance-stateful py-sdk-stateless py-sdk-stateful py-sdk-stdio schemathesis dashboard)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
     sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
@@ -292,8 +292,20 @@ check_py_sdk_stdio() {
     return "$rc"
 }
 
+# A self-contained script check: tests/external/<name>.sh <binary> (it starts and stops its own server).
+check_script() {
+    local script="$HERE/$1.sh"
+    [[ -f $script ]] || { detail "missing $script"; return 1; }
+    local rc=0
+    timeout --foreground -k 10 600 bash "$script" "$BIN" || rc=$?
+    if [[ $rc == 124 || $rc == 137 ]]; then detail "timed out after 600s"; else detail "$1.sh"; fi
+    return "$rc"
+}
+
 run_check() {
     case $1 in
+        schemathesis) need_python; check_script schemathesis ;;
+        dashboard) need_node; check_script dashboard ;;
         conformance-stateless) check_conformance stateless ;;
         conformance-stateful) check_conformance stateful ;;
         py-sdk-stateless) check_py_sdk_http stateless ;;

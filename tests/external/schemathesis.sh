@@ -8,6 +8,7 @@
 set -euo pipefail
 
 BIN=${1:?usage: tests/external/schemathesis.sh <mcp-coordinator binary>}
+[ -x "$BIN" ] || { echo "schemathesis: $BIN is not an executable" >&2; exit 2; }
 BIN=$(realpath "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
 ST_VERSION=4.32.5
@@ -65,7 +66,9 @@ args=(
   --workers 1
   --request-timeout 10
 )
-[ -n "${SCHEMATHESIS_SEED:-}" ] && args+=(--seed "$SCHEMATHESIS_SEED")
+if [ -n "${SCHEMATHESIS_SEED:-}" ]; then
+  args+=(--seed "$SCHEMATHESIS_SEED")
+fi
 
 status=0
 (cd "$WORK" && "$ST" --no-color "${args[@]}") || status=$?
@@ -76,7 +79,7 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   status=1
 fi
 if grep -q '"level":"ERROR"' "$WORK/server.err"; then
-  echo "schemathesis: the server logged errors:" >&2
+  echo "schemathesis: the server logged errors (for information):" >&2
   grep '"level":"ERROR"' "$WORK/server.err" | tail -n 20 >&2
 fi
 exit "$status"

@@ -1,4 +1,5 @@
-//! Agent routes: register, session start/stop, agent status, interrupt check, token usage.
+//! Agent routes: register, the agent list with activity, session start/stop, agent status, interrupt check,
+//! token usage.
 
 use axum::Json;
 use axum::extract::State;
@@ -25,6 +26,24 @@ pub async fn register(
 ) -> ApiResult<Json<Value>> {
     let agent = s.core.register_agent(&p, &b.agent_id, &b.name, &b.modules).await?;
     Ok(Json(json!(agent)))
+}
+
+/// `GET /api/agents`: every registered agent of the org (Agent rows as `list_agents`), each with `online` and its
+/// reported `activity` (as `agent_activity`; null when offline). Feeds the dashboard's agent panel.
+pub async fn list(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
+    let agents = s.core.list_agents(&p, false).await?;
+    let activity = s.core.agent_activity(&p).await?;
+    let rows: Vec<Value> = agents
+        .iter()
+        .map(|a| {
+            let act = activity.iter().find(|x| x.agent_id == a.id);
+            let mut row = json!(a);
+            row["online"] = json!(act.is_some());
+            row["activity"] = json!(act);
+            row
+        })
+        .collect();
+    Ok(Json(json!({"agents": rows})))
 }
 
 #[derive(Deserialize)]

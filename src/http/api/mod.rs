@@ -31,6 +31,7 @@ api_routes! {
     "/api/openapi.json" => get(openapi::document);
     "/api/events" => get(events::events);
     "/api/register" => post(agents::register);
+    "/api/agents" => get(agents::list);
     "/api/session-start" => get(agents::session_start), post(agents::session_start);
     "/api/session-stop" => post(agents::session_stop);
     "/api/agent-status/{id}" => get(agents::agent_status);

@@ -12,6 +12,7 @@ mod events;
 mod files;
 mod inbox;
 mod introspections;
+mod maintenance;
 mod messages;
 mod migrate;
 mod reports;
@@ -29,6 +30,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use super::error::{io_error, join_error};
 use crate::core::ports::{StoreError, StoreResult};
 
+pub use maintenance::{StoreReport, inspect, schema_version_of, snapshot};
 pub use migrate::{MigrationReport, SCHEMA_VERSION, migrate, pending};
 
 /// Reader connections kept open between calls (more are opened on demand and closed after use).

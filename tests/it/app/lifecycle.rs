@@ -7,7 +7,7 @@ use mcp_coordinator::core::principal::Principal;
 use mcp_coordinator::jobs::TimeoutSweeper;
 use serde_json::{Value, json};
 
-use crate::support::{Client, call, call_err, connect, spawn_app};
+use crate::support::{Client, TestApp, call, call_err, connect, spawn_app};
 
 async fn open_thread(c: &Client, respondents: &[&str]) -> String {
     for r in respondents {
@@ -112,7 +112,11 @@ async fn max_rounds_close_and_cancel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_approvals_resolve_exactly_once() {
-    let app = spawn_app().await;
+    concurrent_approvals(spawn_app().await).await;
+}
+
+/// Two approvals completing one consensus at once, on any backend (also run on Postgres by `app::postgres`).
+pub async fn concurrent_approvals(app: TestApp) {
     let c = Arc::new(connect(&app.url).await);
     let t = open_thread(&c, &["alice", "carol"]).await;
     call(&c, "propose_resolution", json!({"thread_id": t, "agent_id": "bob", "summary": "s"})).await;

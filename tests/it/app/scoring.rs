@@ -38,7 +38,11 @@ async fn edit(app: &TestApp, agent: &str, file: &str, symbols: Option<Vec<&str>>
 
 #[tokio::test]
 async fn s1_same_file_is_concerned_and_opens_the_thread() {
-    let app = spawn_app().await;
+    s1_same_file(spawn_app().await).await;
+}
+
+/// S1 on any backend (also run on Postgres by `app::postgres`).
+pub async fn s1_same_file(app: TestApp) {
     let c = connect(&app.url).await;
     register(&c, "alice", &["src/auth"]).await;
     register(&c, "bob", &["src/ui"]).await;

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::Api;
-use crate::support::{spawn_app, spawn_app_with};
+use crate::support::{T0, spawn_app, spawn_app_with};
 
 /// Reads SSE frames until `n` events arrived (or the deadline passes).
 async fn read_events(resp: reqwest::Response, n: usize) -> Vec<(i64, String, Value)> {
@@ -79,4 +79,37 @@ async fn client_cap_answers_503() {
     assert_eq!(r.headers()["retry-after"], "5");
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "TOO_MANY_SSE_CLIENTS");
     let _ = spawn_app;
+}
+
+#[tokio::test]
+async fn live_events_published_out_of_order_arrive_in_seq_order_without_loss() {
+    use mcp_coordinator::core::events::DomainEvent;
+    use mcp_coordinator::core::ids::OrgId;
+
+    let app = spawn_app().await;
+    let api = Api::new(&app);
+    api.ok("/api/register", json!({"agent_id": "a0", "name": "A"})).await;
+    let live = api.get("/api/events").await;
+    let usage = |n: i64| DomainEvent::TokenUsage {
+        agent_id: "a0".into(),
+        session_id: None,
+        run_id: None,
+        model: None,
+        turn: Some(n),
+        input_tokens: n,
+        output_tokens: 0,
+        cache_read: None,
+        cache_creation: None,
+        thinking: None,
+    };
+    let recs = app.core.store().append_events(&OrgId::default_org(), vec![usage(1), usage(2), usage(3)], T0).await;
+    let recs = recs.unwrap();
+    assert_eq!(recs.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3, 4]);
+    // Racing writers publish after commit, so the newest can reach the bus first.
+    app.core.bus().publish(&recs[2..]);
+    app.core.bus().publish(&recs[..2]);
+    api.ok("/api/register", json!({"agent_id": "a1", "name": "B"})).await;
+    let got = read_events(live, 5).await;
+    assert_eq!(got.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5], "in order, no gap, no duplicate");
+    assert_eq!(got[1].2["turn"], 1);
 }

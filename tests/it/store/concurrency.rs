@@ -87,3 +87,32 @@ pub async fn gapless_sequences_under_concurrency(s: Arc<dyn Store>) {
         assert_eq!(seqs, (1..=200).collect::<Vec<i64>>(), "org {o}");
     }
 }
+
+/// Claims of different threads sharing a target file, by different agents, at once: exactly one may win (no
+/// write skew between the conflict check of one claim and the update of another).
+pub async fn racing_claims_on_threads_sharing_a_file_succeed_once(s: Arc<dyn Store>) {
+    let o = default_org();
+    let threads: Vec<_> = (0..6).map(|i| thread(&o, "orch", &["shared.rs", &format!("own{i}.rs")], at(i))).collect();
+    for t in &threads {
+        announce(&s, t).await;
+    }
+    let mut tasks = Vec::new();
+    for (i, t) in threads.iter().enumerate() {
+        let (s, o, id) = (Arc::clone(&s), o.clone(), t.id.clone());
+        let w = format!("w{i}");
+        tasks.push(tokio::spawn(async move {
+            s.claim_task(&o, &id, &aid(&w), at(10), claimed_event(&id, &w, at(10))).await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Ok(_) => wins += 1,
+            Err(refusal) => assert!(refusal.conflict.is_some(), "refused for the conflict: {refusal:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let all = mcp_coordinator::core::ports::ThreadFilter { limit: 0, ..Default::default() };
+    let claimed = s.list_threads(&o, &all).await.unwrap();
+    assert_eq!(claimed.iter().filter(|t| t.claimed_by.is_some()).count(), 1);
+}

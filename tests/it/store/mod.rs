@@ -1,7 +1,9 @@
-//! Store conformance suite (storage.md §6). Every check in `agents`, `threads`, `claims`, `files`, `system` and
-//! `concurrency` is a backend-agnostic `async fn(Arc<dyn Store>)`; `conformance!` instantiates all of them for
-//! one backend factory, so adding Postgres is one more `conformance!(postgres => backends::postgres);` line.
-//! `sqlite` holds the checks that need the SQLite file itself (migrations, permissions, raw column formats).
+//! Store conformance suite (storage.md §6). Every check in `agents`, `threads`, `claims`, `files`, `system`,
+//! `inbox` and `concurrency` is a backend-agnostic `async fn(Arc<dyn Store>)`; `conformance!` instantiates all of
+//! them for one backend factory: the suite runs on SQLite (a temporary file) and on Postgres (a fresh database on the local
+//! server per test). `sqlite` and `postgres` hold the checks that need the backend itself (migrations and their
+//! refusals, permissions, raw column formats, advisory locks); `migrations` checks the two migration directories
+//! agree.
 
 mod agents;
 mod backends;
@@ -9,6 +11,9 @@ mod claims;
 mod concurrency;
 mod files;
 mod fixtures;
+mod inbox;
+mod migrations;
+mod postgres;
 mod sqlite;
 mod system;
 mod threads;
@@ -44,11 +49,15 @@ macro_rules! conformance {
                     working_file_claims, action_summaries, dependency_map;
                 system: events_replay, org_isolation, purge_in_batches, index_snapshot_selection,
                     schema_version_and_ping;
+                inbox: inbox_sequences_backlog_and_take, inbox_acknowledged_batches,
+                    inbox_concurrent_appends_keep_per_agent_sequences, retained_messages_and_cap,
+                    reports_counts_stats_and_reset;
                 concurrency: racing_approvals_resolve_once, racing_claims_succeed_once,
-                    gapless_sequences_under_concurrency;
+                    racing_claims_on_threads_sharing_a_file_succeed_once, gapless_sequences_under_concurrency;
             }
         }
     };
 }
 
 conformance!(sqlite_backend => crate::store::backends::sqlite);
+conformance!(postgres_backend => crate::store::backends::postgres);

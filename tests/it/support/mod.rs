@@ -1,5 +1,7 @@
 //! Test harness: `spawn_app()` runs the real App on an OS-assigned port with a temporary data dir and a manual
-//! clock, plus rmcp client helpers for streamable HTTP.
+//! clock (`spawn_app_pg()`: the same on a fresh Postgres database), plus rmcp client helpers for streamable HTTP.
+
+pub mod pg;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct TestApp {
     extra: Vec<(String, String)>,
     shutdown: Shutdown,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The Postgres database of `spawn_app_pg` (dropped after the app, on drop).
+    _db: Option<pg::PgDatabase>,
 }
 
 impl Drop for TestApp {
@@ -77,6 +81,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// The app on a fresh Postgres database (`COORDINATOR_DATABASE_URL=postgres://…`).
+pub async fn spawn_app_pg() -> TestApp {
+    let db = pg::PgDatabase::create().await;
+    let mut app = spawn_app_with(&[("COORDINATOR_DATABASE_URL", &db.url), ("COORDINATOR_DB_POOL_SIZE", "4")]).await;
+    app._db = Some(db);
+    app
+}
+
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_in(tempfile::tempdir().unwrap(), extra, Arc::new(OpenAuthenticator)).await
 }
@@ -105,6 +117,7 @@ async fn spawn_in(dir: tempfile::TempDir, extra: &[(&str, &str)], auth: Arc<dyn 
         extra: extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         shutdown,
         handle: Some(handle),
+        _db: None,
     }
 }
 
