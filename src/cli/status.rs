@@ -59,7 +59,7 @@ pub async fn status(a: &StatusArgs) -> Outcome {
         "running": running,
         "pid": live_pid,
         "port": s.port,
-        "mqtt_port": null,
+        "mqtt_port": field(&health, "mqtt_tcp_port"),
         "version": field(&health, "version"),
         "uptime_seconds": field(&health, "uptime_seconds"),
         "agents_online": field(&activity, "agents_online"),
@@ -75,6 +75,9 @@ pub async fn status(a: &StatusArgs) -> Outcome {
         println!("  agents online: {}", text(&report["agents_online"]));
         println!("  open threads:  {}", text(&report["open_threads"]));
         println!("  MCP endpoint:  http://localhost:{}/mcp", s.port);
+        if let Some(p) = report["mqtt_port"].as_u64() {
+            println!("  MQTT:          mqtt://localhost:{p} and ws://localhost:{}{}", s.port, s.mqtt.ws_path);
+        }
         if health.is_none() {
             println!("  warning: the process runs but GET /health does not answer (starting, or hung?)");
         }
