@@ -50,10 +50,12 @@ impl Home {
         self.path().join(".mcp-coordinator")
     }
 
-    /// The binary with a clean environment: only PATH and this HOME.
+    /// The binary with a clean environment: only PATH and this HOME (and an OS-assigned MQTT port: 1883 is
+    /// Mosquitto's on this machine, and parallel servers must not compete for one port).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args).env_clear().env("HOME", self.path()).env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c.env("COORDINATOR_MQTT_TCP_PORT", "0");
         c
     }
 
