@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::{Database, SessionMode, Settings};
@@ -18,6 +19,11 @@ use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::mqtt::broker::BrokerSettings;
+use crate::mqtt::external::ExternalSettings;
+use crate::mqtt::retained::RETAINED_CAP;
+use crate::mqtt::ws::WsBridge;
+use crate::mqtt::{Broker, MqttAuthenticator, OpenAuthenticator, TcpStatus};
 use crate::store::postgres::{PgStore, ReplicaMarker, claim_replica};
 use crate::store::sqlite::{MigrateMode, SqliteStore};
 
@@ -28,6 +34,7 @@ pub struct App {
     core: Core,
     shutdown: Shutdown,
     addr: SocketAddr,
+    mqtt: TcpStatus,
     drain: Duration,
     /// `server.lock` of the SQLite data directory (None on Postgres, which many processes may share).
     _lock: Option<File>,
@@ -119,6 +126,15 @@ impl App {
 
     /// `build` with an explicit clock.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        Self::build_with(settings, clock, Arc::new(OpenAuthenticator)).await
+    }
+
+    /// `build` with an explicit clock and MQTT authenticator.
+    pub async fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        mqtt_auth: Arc<dyn MqttAuthenticator>,
+    ) -> anyhow::Result<App> {
         let lock = match &settings.database {
             Database::Sqlite(db) => Some(lock_data_dir(db)?),
             Database::Postgres(_) => None,
@@ -142,6 +158,14 @@ impl App {
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
+        let broker = match start_mqtt(&core, &settings, mqtt_auth, &shutdown).await {
+            Ok(b) => b,
+            Err(e) => {
+                shutdown.trigger();
+                return Err(e);
+            }
+        };
+        let tcp = broker.as_ref().map(|b| b.tcp.clone()).unwrap_or_default();
         let retention =
             settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
         jobs::spawn_all(
@@ -177,13 +201,27 @@ impl App {
                     Database::Postgres(_) => "postgres",
                 },
                 other_replica,
+                mqtt_embedded: broker.is_some(),
+                mqtt_tcp_port: tcp.port,
+                mqtt_tcp_error: tcp.error.clone(),
             },
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
-        let router = crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), policy, settings.max_body_bytes);
+        // With an external broker there is no `/mqtt` (it answers 404).
+        let mqtt_ws = broker.as_ref().map_or_else(axum::Router::new, |b| {
+            let ws = WsBridge {
+                target: b.ws_target,
+                max_payload: settings.mqtt.ws_max_payload_bytes,
+                policy: Arc::new(policy.clone()),
+                cancel: shutdown.token(),
+            };
+            crate::mqtt::ws::router(&settings.mqtt.ws_path, ws)
+        });
+        let router =
+            crate::http::router(state, crate::mcp::router(mcp, mcp_cfg), mqtt_ws, policy, settings.max_body_bytes);
         tracing::info!(component = "app", %addr, db = %settings.database.redacted(), "listening");
         Ok(App {
             listener,
@@ -191,6 +229,7 @@ impl App {
             core: state_core,
             shutdown,
             addr,
+            mqtt: tcp,
             drain: Duration::from_millis(settings.shutdown_drain_ms),
             _lock: lock,
             _replica: replica,
@@ -200,6 +239,11 @@ impl App {
     /// The bound address (the real port when 0 was asked).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The real MQTT TCP port (None when the listener could not bind).
+    pub fn mqtt_tcp_port(&self) -> Option<u16> {
+        self.mqtt.port
     }
 
     /// The domain handle (tests and embedders).
@@ -220,7 +264,12 @@ impl App {
         let shutdown = self.shutdown.clone();
         let token = shutdown.token();
         let trigger = shutdown.clone();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        // No Nagle delay on small pushes (SSE frames, MQTT over WebSocket).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = stop => trigger.trigger(),
                 _ = token.cancelled() => {}
@@ -242,6 +291,29 @@ impl App {
         tracing::info!(component = "app", "stopped");
         result.context("HTTP server failed")
     }
+}
+
+/// Starts the embedded broker (`Some`) or connects to the external one (`None`).
+async fn start_mqtt(
+    core: &Core,
+    settings: &Settings,
+    auth: Arc<dyn MqttAuthenticator>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<Broker>> {
+    let m = &settings.mqtt;
+    if !m.embedded {
+        let ext = ExternalSettings {
+            url: m.url.clone().unwrap_or_default(),
+            username: m.username.clone(),
+            password: m.password.clone(),
+            required: m.required,
+        };
+        crate::mqtt::external::start(core, &ext, shutdown).await?;
+        return Ok(None);
+    }
+    let cfg =
+        BrokerSettings { tcp_bind: m.tcp_bind, tcp_port: m.tcp_port, required: m.required, retained_cap: RETAINED_CAP };
+    Ok(Some(crate::mqtt::broker::start(core, &cfg, auth, shutdown).await?))
 }
 
 fn public_host(url: &str) -> Option<String> {

@@ -47,6 +47,24 @@ pub struct Retention {
     pub layer_firings_days: i64,
 }
 
+/// The embedded MQTT broker (events-mqtt.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// 0 = OS-assigned (the real port is logged and reported by `/readyz` and `/health`).
+    pub tcp_port: u16,
+    pub tcp_bind: IpAddr,
+    /// Path of MQTT over WebSocket on the HTTP port.
+    pub ws_path: String,
+    pub ws_max_payload_bytes: usize,
+    /// A busy TCP port (or, with an external broker, an unreachable one) is fatal instead of degrading.
+    pub required: bool,
+    /// `false`: use the external broker at `url` instead of the embedded one.
+    pub embedded: bool,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
 /// Validated settings of one process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -81,6 +99,7 @@ pub struct Settings {
     pub retention: Retention,
     pub log_level: String,
     pub log_json: bool,
+    pub mqtt: MqttConfig,
 }
 
 /// Values given on the command line (None = not given).
@@ -345,6 +364,7 @@ impl Settings {
             },
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             log_json,
+            mqtt: mqtt_config(env)?,
         })
     }
 
@@ -353,6 +373,44 @@ impl Settings {
     pub fn database_file(&self) -> PathBuf {
         sqlite_file(&self.data_dir)
     }
+}
+
+fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
+    let bind_text = env.get("COORDINATOR_MQTT_TCP_BIND").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let tcp_bind = bind_text
+        .trim()
+        .parse()
+        .map_err(|_| invalid("COORDINATOR_MQTT_TCP_BIND", format!("not an IP address: {bind_text:?}")))?;
+    let ws_path = env.get("COORDINATOR_MQTT_WS_PATH").unwrap_or_else(|| "/mqtt".to_owned());
+    if !ws_path.starts_with('/') || ws_path.len() < 2 || ws_path.contains(['?', '#', ' ', '{', '}', '*']) {
+        return Err(invalid("COORDINATOR_MQTT_WS_PATH", format!("expected a path like /mqtt, got {ws_path:?}")));
+    }
+    let embedded = parse_bool(env, "COORDINATOR_MQTT_EMBEDDED")?.unwrap_or(true);
+    let url = env.get("COORDINATOR_MQTT_URL");
+    match (&url, embedded) {
+        (None, false) => {
+            return Err(invalid("COORDINATOR_MQTT_URL", "required when COORDINATOR_MQTT_EMBEDDED=false"));
+        }
+        (Some(u), false) if !(u.starts_with("mqtt://") || u.starts_with("ws://")) => {
+            return Err(invalid(
+                "COORDINATOR_MQTT_URL",
+                format!("expected mqtt://host:port or ws://host:port/path, got {u:?}"),
+            ));
+        }
+        _ => {}
+    }
+    Ok(MqttConfig {
+        embedded,
+        url,
+        username: env.get("COORDINATOR_MQTT_USERNAME"),
+        password: env.get("COORDINATOR_MQTT_PASSWORD"),
+        tcp_port: parse::<u16>(env, "COORDINATOR_MQTT_TCP_PORT")?.unwrap_or(1883),
+        tcp_bind,
+        ws_path,
+        ws_max_payload_bytes: positive(env, "COORDINATOR_MQTT_WS_MAX_PAYLOAD_BYTES", 1_048_576)?.unsigned_abs()
+            as usize,
+        required: parse_bool(env, "COORDINATOR_MQTT_REQUIRED")?.unwrap_or(false),
+    })
 }
 
 fn sqlite_file(data_dir: &Path) -> PathBuf {
@@ -443,6 +501,40 @@ mod tests {
         ] {
             let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
             assert!(e.to_string().starts_with(k), "{e}");
+        }
+    }
+
+    #[test]
+    fn mqtt_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().mqtt;
+        assert_eq!((s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str()), (1883, "127.0.0.1".into(), "/mqtt"));
+        assert_eq!((s.ws_max_payload_bytes, s.required, s.embedded), (1_048_576, false, true));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false")]);
+        assert!(Settings::resolve(&Flags::default(), &e).unwrap_err().to_string().starts_with("COORDINATOR_MQTT_URL"));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false"), ("COORDINATOR_MQTT_URL", "mqtt://b:1884")]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!((s.embedded, s.url.as_deref()), (false, Some("mqtt://b:1884")));
+        let e = env(&[
+            ("HOME", &h),
+            ("COORDINATOR_MQTT_TCP_PORT", "0"),
+            ("COORDINATOR_MQTT_TCP_BIND", "0.0.0.0"),
+            ("COORDINATOR_MQTT_WS_PATH", "/ws/mqtt"),
+            ("COORDINATOR_MQTT_REQUIRED", "true"),
+        ]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!(
+            (s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str(), s.required),
+            (0, "0.0.0.0".into(), "/ws/mqtt", true)
+        );
+        for (k, v) in [
+            ("COORDINATOR_MQTT_WS_PATH", "mqtt"),
+            ("COORDINATOR_MQTT_TCP_PORT", "70000"),
+            ("COORDINATOR_MQTT_TCP_BIND", "x"),
+        ] {
+            let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
+            assert!(err.to_string().starts_with(k), "{err}");
         }
     }
 

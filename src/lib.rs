@@ -3,6 +3,7 @@
 //!
 //! `core` is the domain (no transport or SQL types); `store` implements its storage ports on SQLite;
 //! `mcp` serves the 26 tools over streamable HTTP and stdio; `http` hosts health and the MCP mount;
+//! `mqtt` embeds the MQTT broker (TCP + WebSocket at `/mqtt`) and bridges events to topics;
 //! `jobs` runs the sweepers; `config` resolves settings; `app` wires everything; `lifecycle` owns tasks;
 //! `cli` parses and runs the commands (server lifecycle and daemon, init, doctor, backup/restore, migrate).
 #![forbid(unsafe_code)]
@@ -15,5 +16,6 @@ pub mod http;
 pub mod jobs;
 pub mod lifecycle;
 pub mod mcp;
+pub mod mqtt;
 pub mod store;
 pub mod telemetry;

@@ -40,6 +40,9 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
                 .into(),
         );
     }
+    if let Some(e) = &s.info.mqtt_tcp_error {
+        warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
+    }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());
     }
@@ -53,10 +56,23 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "oauth_enabled": false,
         "jwt_secret_set": false,
         "http_port": s.info.http_port,
-        "mqtt_tcp_port": null,
+        "mqtt_tcp_port": s.info.mqtt_tcp_port,
         "repo_roots": s.core.settings().repo_roots.display(),
         "warnings": warnings,
     }))
+}
+
+/// `{ok, embedded, tcp: {ok, port, error?}}`: the bus state and what the TCP listener became (`tcp` is null with an
+/// external broker).
+fn mqtt_check(s: &AppState) -> Value {
+    if !s.info.mqtt_embedded {
+        return json!({"ok": s.core.mqtt_connected(), "embedded": false, "tcp": null});
+    }
+    let mut tcp = json!({"ok": s.info.mqtt_tcp_port.is_some(), "port": s.info.mqtt_tcp_port});
+    if let Some(e) = &s.info.mqtt_tcp_error {
+        tcp["error"] = json!(e);
+    }
+    json!({"ok": s.core.mqtt_connected(), "embedded": true, "tcp": tcp})
 }
 
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
@@ -70,7 +86,7 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
         "checks": {
             "db": {"ok": db},
             "schema": {"ok": schema_ok, "version": version, "expected": expected},
-            "mqtt": {"ok": true, "embedded": false},
+            "mqtt": mqtt_check(&s),
         },
         "draining": draining,
     });

@@ -36,6 +36,12 @@ pub struct ListenerInfo {
     pub storage_backend: &'static str,
     /// Another server was using the same Postgres database at start (unsupported without Redis).
     pub other_replica: bool,
+    /// The embedded broker runs (false: an external broker is used).
+    pub mqtt_embedded: bool,
+    /// The real MQTT TCP port, when listening.
+    pub mqtt_tcp_port: Option<u16>,
+    /// Why the MQTT TCP listener is not listening.
+    pub mqtt_tcp_error: Option<String>,
 }
 
 /// Shared state of HTTP handlers.
@@ -60,8 +66,9 @@ async fn not_found() -> error::ApiError {
     error::ApiError::not_found()
 }
 
-/// The whole HTTP surface; `mcp` is the already-configured MCP router.
-pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usize) -> Router {
+/// The whole HTTP surface; `mcp` is the already-configured MCP router, `mqtt_ws` the MQTT-over-WebSocket route
+/// (it applies the Origin rule itself: a disallowed Origin gets 403 on the upgrade).
+pub fn router(state: AppState, mcp: Router, mqtt_ws: Router, policy: Policy, max_body_bytes: usize) -> Router {
     let probes = Router::new()
         .route("/livez", get(health::livez))
         .route("/healthz", get(health::healthz))
@@ -69,6 +76,7 @@ pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usiz
         .route("/readyz", get(health::readyz));
     let policy = Arc::new(policy);
     let mcp = mcp.layer(middleware::from_fn_with_state(policy.clone(), guard::origin_and_host));
+    let mqtt_ws = mqtt_ws.layer(middleware::from_fn_with_state(policy.clone(), guard::origin_and_host));
     let guarded = Router::new()
         .merge(api::routes())
         .fallback(not_found)
@@ -77,6 +85,7 @@ pub fn router(state: AppState, mcp: Router, policy: Policy, max_body_bytes: usiz
         .with_state(state.clone())
         .merge(dashboard::routes())
         .merge(mcp)
+        .merge(mqtt_ws)
         .merge(guarded.with_state(state))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(guard::request_id))

@@ -148,7 +148,8 @@ async fn dependency_status_and_peer_tools() {
     let st = call(&c, "coordinator_status", json!({})).await;
     assert_eq!(
         (st["agents_online"].as_i64(), st["open_threads"].as_i64(), st["mqtt_connected"].as_bool()),
-        (Some(2), Some(1), Some(false))
+        (Some(2), Some(1), Some(true)),
+        "the embedded broker is connected"
     );
     let peers = call(&c, "wait_for_peers", json!({"agent_id": "alice", "min_peers": 1, "timeout_seconds": 1})).await;
     assert_eq!(peers["ready"], true);

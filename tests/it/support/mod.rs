@@ -12,6 +12,7 @@ use mcp_coordinator::core::Core;
 use mcp_coordinator::core::ports::ManualClock;
 use mcp_coordinator::core::time::Timestamp;
 use mcp_coordinator::lifecycle::Shutdown;
+use mcp_coordinator::mqtt::{MqttAuthenticator, OpenAuthenticator};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -24,15 +25,40 @@ pub struct TestApp {
     pub base: String,
     pub core: Core,
     pub clock: ManualClock,
-    _dir: tempfile::TempDir,
+    /// The real MQTT TCP port (the tests always ask for an OS-assigned one).
+    pub mqtt_port: u16,
+    /// `ws://…/mqtt` on the HTTP port.
+    pub ws_url: String,
+    dir: Option<tempfile::TempDir>,
+    extra: Vec<(String, String)>,
     shutdown: Shutdown,
     /// The Postgres database of `spawn_app_pg` (dropped after the app, on drop).
     _db: Option<pg::PgDatabase>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.trigger();
+    }
+}
+
+impl TestApp {
+    /// Stops the server and waits until it released its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown.trigger();
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        self.dir.take().unwrap()
+    }
+
+    /// Stops the server and starts a new one on the same data directory and settings.
+    pub async fn restart(self) -> TestApp {
+        let extra = self.extra.clone();
+        let dir = self.stop().await;
+        let pairs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        spawn_in(dir, &pairs, Arc::new(OpenAuthenticator)).await
     }
 }
 
@@ -43,6 +69,7 @@ pub fn settings(dir: &std::path::Path, extra: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("HOME".into(), dir.display().to_string());
     env.insert("PORT".into(), "0".into());
+    env.insert("COORDINATOR_MQTT_TCP_PORT".into(), "0".into()); // never 1883: Mosquitto holds it
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
@@ -63,15 +90,35 @@ pub async fn spawn_app_pg() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    spawn_in(tempfile::tempdir().unwrap(), extra, Arc::new(OpenAuthenticator)).await
+}
+
+/// `spawn_app_with` and a custom MQTT authenticator.
+pub async fn spawn_app_with_auth(extra: &[(&str, &str)], auth: Arc<dyn MqttAuthenticator>) -> TestApp {
+    spawn_in(tempfile::tempdir().unwrap(), extra, auth).await
+}
+
+async fn spawn_in(dir: tempfile::TempDir, extra: &[(&str, &str)], auth: Arc<dyn MqttAuthenticator>) -> TestApp {
     let clock = ManualClock::new(T0);
-    let app = App::build_with_clock(settings(dir.path(), extra), Arc::new(clock.clone())).await.unwrap();
+    let app = App::build_with(settings(dir.path(), extra), Arc::new(clock.clone()), auth).await.unwrap();
     let addr = app.addr();
     let core = app.core();
     let shutdown = app.shutdown();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let (url, base) = (format!("http://{addr}/mcp"), format!("http://{addr}"));
-    TestApp { url, base, core, clock, _dir: dir, shutdown, _db: None }
+    let mqtt_port = app.mqtt_tcp_port().unwrap_or(0);
+    let handle = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        url: format!("http://{addr}/mcp"),
+        base: format!("http://{addr}"),
+        core,
+        clock,
+        mqtt_port,
+        ws_url: format!("ws://{addr}/mqtt"),
+        dir: Some(dir),
+        extra: extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        shutdown,
+        handle: Some(handle),
+        _db: None,
+    }
 }
 
 pub type Client = RunningService<RoleClient, ()>;
