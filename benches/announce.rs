@@ -15,7 +15,7 @@
 //!
 //! Run: `cargo bench --bench announce [-- --quick] [--json PATH] [--agents 10,100,1000] [--active 100,1000,10000]
 //! [--samples M] [--warmup W] [--files F] [--files-per-active K] [--seed S] [--no-breakdown] [--breakdown-samples K]
-//! [--history-through-core]`. See docs/benchmarks.md.
+//! [--history-through-core] [--keep-db DIR]`. See docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,6 +113,8 @@ struct Config {
     breakdown_samples: usize,
     /// Build the history with `Core::announce` (slow, scored) instead of the store port.
     history_through_core: bool,
+    /// Copy each scenario's database and WAL here after the measured calls.
+    keep_db: Option<String>,
     load_start: String,
 }
 
@@ -173,6 +175,7 @@ impl Config {
             breakdown: true,
             breakdown_samples: if quick { 200 } else { 1000 },
             history_through_core: false,
+            keep_db: None,
             load_start: loadavg(),
         };
         let mut it = args.into_iter();
@@ -197,12 +200,13 @@ impl Config {
                 "--seed" => c.seed = parse_num("--seed", it.next())? as u64,
                 "--no-breakdown" => c.breakdown = false,
                 "--history-through-core" => c.history_through_core = true,
+                "--keep-db" => c.keep_db = Some(it.next().ok_or_else(|| anyhow!("--keep-db needs a directory"))?),
                 "--breakdown-samples" => c.breakdown_samples = parse_num("--breakdown-samples", it.next())?.max(1),
                 "-h" | "--help" => {
                     println!(
                         "cargo bench --bench announce -- [--quick] [--json PATH] [--agents 10,100,1000] \
                          [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--files-per-active K] \
-                         [--seed S] [--no-breakdown] [--breakdown-samples K] [--history-through-core]"
+                         [--seed S] [--no-breakdown] [--breakdown-samples K] [--history-through-core] [--keep-db DIR]"
                     );
                     std::process::exit(0);
                 }
@@ -415,6 +419,7 @@ struct ScenarioResult {
 async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join("data").join("coordinator.db");
+    let db_path = db.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db)).await??;
     let core =
         Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), Arc::new(SystemClock), CoreSettings::default())
@@ -491,6 +496,15 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         }
         if core.cancel_thread(&p, out.thread.id.as_str(), a, None).await.is_err() {
             cancel_failures += 1;
+        }
+    }
+    if let Some(keep) = &cfg.keep_db {
+        // The database and its WAL as the measured calls left them (for page-level analysis of the commits).
+        std::fs::create_dir_all(keep).with_context(|| format!("creating {keep}"))?;
+        for ext in ["", "-wal"] {
+            let from = format!("{}{ext}", db_path.display());
+            let to = format!("{keep}/announce-{n}x{h}.db{ext}");
+            std::fs::copy(&from, &to).with_context(|| format!("copying {from} to {to}"))?;
         }
     }
     let m = cfg.samples as f64;
