@@ -1,8 +1,10 @@
 //! Benchmark: `announce_work` latency on SQLite (scoring.md §9).
 //!
 //! For every (online agents N) × (active announcements H) it builds a fresh org in a temporary directory
-//! (SqliteStore + Core with SystemClock and LocalBus), fills it with H active announcements, 2·H file-activity rows
-//! and one action summary per agent, then times M sequential `Core::announce` calls end to end (validation,
+//! (SqliteStore + Core with SystemClock and LocalBus), registers N agents, fills it with H active announcements
+//! (written through the store port and loaded by `Core::rebuild_indexes` as at boot; `--history-through-core`
+//! announces them instead), 2·H file-activity rows (`record_edit`) and one action summary per agent, then times M
+//! sequential `Core::announce` calls end to end (validation,
 //! scoring under the org lock, the one SQLite commit, index update, publish, context reads). Each measured
 //! announcement is cancelled afterwards (untimed) so the active set stays at H for the whole run.
 //!
@@ -12,7 +14,8 @@
 //! (`latest_summaries` per concerned/gray agent), and the bare cost of one store round trip (`ping`).
 //!
 //! Run: `cargo bench --bench announce [-- --quick] [--json PATH] [--agents 10,100,1000] [--active 100,1000,10000]
-//! [--samples M] [--warmup W] [--files F] [--seed S] [--no-breakdown]`. See docs/benchmarks.md.
+//! [--samples M] [--warmup W] [--files F] [--files-per-active K] [--seed S] [--no-breakdown] [--breakdown-samples K]
+//! [--history-through-core] [--keep-db DIR]`. See docs/benchmarks.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +62,28 @@ const TARGET_RATIO: f64 = 2.0;
 /// every 1 000 WAL pages, copies the distinct pages of the WAL into the database file inside a commit).
 const CHECKPOINT_EXTRA_BYTES: u64 = 64 * 1024;
 
+/// CPU time consumed so far by every thread of this process (runtime workers and the blocking pool), in ns,
+/// from `/proc/self/task/*/schedstat` (precise, unlike the tick-based `stat`). 0 when unavailable.
+fn cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
+/// The CPU time `cpu_ns()` itself adds between two readings (median of a few), subtracted from each sample.
+fn cpu_probe_overhead() -> u64 {
+    let mut v: Vec<u64> = (0..64)
+        .map(|_| {
+            let a = cpu_ns();
+            cpu_ns().saturating_sub(a)
+        })
+        .collect();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
 /// `(wchar, syscw)` of this process: bytes passed to write syscalls and their number (0 when unavailable).
 fn proc_io() -> (u64, u64) {
     let Ok(s) = std::fs::read_to_string("/proc/self/io") else { return (0, 0) };
@@ -74,14 +99,22 @@ struct Config {
     json: Option<String>,
     agents: Vec<usize>,
     active: Vec<usize>,
+    /// Every (agents, active) pair; `--quick` without explicit lists skips the two 10 000-active scenarios other
+    /// than 1 000 × 10 000 (their setup dominates the run).
+    full_grid: bool,
     samples: usize,
     warmup: usize,
     files: usize,
-    /// When set, the file space is at least this many paths per active announcement (constant collision rate).
-    files_per_active: Option<usize>,
+    /// The file space is at least this many paths per active announcement (0 = off), so the collision rate at
+    /// 10 000 active announcements stays that of 1 000 instead of every announcement colliding.
+    files_per_active: usize,
     seed: u64,
     breakdown: bool,
     breakdown_samples: usize,
+    /// Build the history with `Core::announce` (slow, scored) instead of the store port.
+    history_through_core: bool,
+    /// Copy each scenario's database and WAL here after the measured calls.
+    keep_db: Option<String>,
     load_start: String,
 }
 
@@ -107,8 +140,22 @@ impl Config {
     /// The file space of a scenario with `h` active announcements, in whole modules (every module gets the same
     /// number of files).
     fn files_for(&self, h: usize) -> usize {
-        let f = self.files_per_active.map_or(self.files, |k| k.saturating_mul(h).max(MODULES));
+        let f = self.files.max(self.files_per_active.saturating_mul(h));
         f.max(MODULES).div_ceil(MODULES) * MODULES
+    }
+
+    fn grid(&self) -> Vec<(usize, usize)> {
+        let max_n = self.agents.iter().copied().max().unwrap_or(0);
+        let max_h = self.active.iter().copied().max().unwrap_or(0);
+        let mut out = Vec::new();
+        for &n in &self.agents {
+            for &h in &self.active {
+                if self.full_grid || h < max_h || n == max_n {
+                    out.push((n, h));
+                }
+            }
+        }
+        out
     }
 
     fn from_args() -> Result<Config> {
@@ -119,13 +166,16 @@ impl Config {
             json: None,
             agents: vec![10, 100, 1000],
             active: vec![100, 1000, 10_000],
+            full_grid: !quick,
             samples: if quick { 500 } else { 2000 },
             warmup: if quick { 100 } else { 300 },
             files: 20_000,
-            files_per_active: None,
+            files_per_active: 20,
             seed: 0x5EED_2026,
             breakdown: true,
             breakdown_samples: if quick { 200 } else { 1000 },
+            history_through_core: false,
+            keep_db: None,
             load_start: loadavg(),
         };
         let mut it = args.into_iter();
@@ -135,20 +185,28 @@ impl Config {
                 // `cargo bench` passes `--bench` to harness-less benches.
                 "--bench" => {}
                 "--json" => c.json = Some(it.next().ok_or_else(|| anyhow!("--json needs a path"))?),
-                "--agents" => c.agents = parse_list("--agents", it.next())?,
-                "--active" => c.active = parse_list("--active", it.next())?,
+                "--agents" => {
+                    c.agents = parse_list("--agents", it.next())?;
+                    c.full_grid = true;
+                }
+                "--active" => {
+                    c.active = parse_list("--active", it.next())?;
+                    c.full_grid = true;
+                }
                 "--samples" => c.samples = parse_num("--samples", it.next())?.max(1),
                 "--warmup" => c.warmup = parse_num("--warmup", it.next())?,
                 "--files" => c.files = parse_num("--files", it.next())?,
-                "--files-per-active" => c.files_per_active = Some(parse_num("--files-per-active", it.next())?.max(1)),
+                "--files-per-active" => c.files_per_active = parse_num("--files-per-active", it.next())?,
                 "--seed" => c.seed = parse_num("--seed", it.next())? as u64,
                 "--no-breakdown" => c.breakdown = false,
+                "--history-through-core" => c.history_through_core = true,
+                "--keep-db" => c.keep_db = Some(it.next().ok_or_else(|| anyhow!("--keep-db needs a directory"))?),
                 "--breakdown-samples" => c.breakdown_samples = parse_num("--breakdown-samples", it.next())?.max(1),
                 "-h" | "--help" => {
                     println!(
                         "cargo bench --bench announce -- [--quick] [--json PATH] [--agents 10,100,1000] \
                          [--active 100,1000,10000] [--samples M] [--warmup W] [--files F] [--files-per-active K] \
-                         [--seed S] [--no-breakdown] [--breakdown-samples K]"
+                         [--seed S] [--no-breakdown] [--breakdown-samples K] [--history-through-core] [--keep-db DIR]"
                     );
                     std::process::exit(0);
                 }
@@ -341,6 +399,8 @@ struct ScenarioResult {
     /// happen inside the call).
     write_kb: f64,
     write_calls: f64,
+    /// CPU time per call over all threads of the process: what the call costs on an otherwise idle machine.
+    cpu: Dist,
     /// Measured calls that ran a WAL checkpoint (see `CHECKPOINT_EXTRA_BYTES`), and their latency distribution.
     checkpoints: usize,
     checkpoint_lat: Dist,
@@ -359,6 +419,7 @@ struct ScenarioResult {
 async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let db = dir.path().join("data").join("coordinator.db");
+    let db_path = db.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db)).await??;
     let core =
         Core::start(Arc::new(store), Arc::new(LocalBus::new(4096)), Arc::new(SystemClock), CoreSettings::default())
@@ -374,9 +435,13 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         core.register_agent(&p, a, &format!("Agent {i}"), &agent_modules(i)).await?;
     }
     // History: H active announcements spread over the agents.
-    for k in 0..h {
-        let a = &agents[rng.below(n)];
-        core.announce(&p, history_input(&mut rng, &space, a, k)).await?;
+    if cfg.history_through_core {
+        for k in 0..h {
+            let a = &agents[rng.below(n)];
+            core.announce(&p, history_input(&mut rng, &space, a, k)).await?;
+        }
+    } else {
+        seed_threads(&core, &p, &agents, &space, &mut rng, h).await?;
     }
     // File activity: 2·H edits (log-file hook), 30 % with symbols; one action summary per agent.
     for k in 0..2 * h {
@@ -397,23 +462,30 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         core.log_action_summary(&p, &format!("sess-{a}"), a, Some(&f), "Extracted the request validation helper")
             .await?;
     }
+    // The scorer's indexes from the store, as at boot (picks up the seeded threads).
+    core.rebuild_indexes().await?;
     let setup_s = setup.elapsed().as_secs_f64();
 
     // Warm-up, then the timed calls. Agents rotate; every measured thread is cancelled (untimed) afterwards.
     let mut lat = Vec::with_capacity(cfg.samples);
     let (mut wbytes, mut wcalls) = (Vec::with_capacity(cfg.samples), 0u64);
+    let mut cpu = Vec::with_capacity(cfg.samples);
+    let probe = cpu_probe_overhead();
     let (mut concerned, mut gray, mut confl, mut open, mut cancel_failures) = (0usize, 0usize, 0usize, 0usize, 0);
     for k in 0..cfg.warmup + cfg.samples {
         let a = &agents[k % n];
         let input = measured_input(&mut rng, &space, a, k);
         let io0 = proc_io();
+        let c0 = cpu_ns();
         let t0 = Instant::now();
         let out = core.announce(&p, input).await;
         let dt = t0.elapsed();
+        let c1 = cpu_ns();
         let io1 = proc_io();
         let out = out?;
         if k >= cfg.warmup {
             lat.push(dt);
+            cpu.push(Duration::from_nanos(c1.saturating_sub(c0).saturating_sub(probe)));
             let (db, dc) = (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1));
             wbytes.push(db);
             wcalls += dc;
@@ -424,6 +496,15 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         }
         if core.cancel_thread(&p, out.thread.id.as_str(), a, None).await.is_err() {
             cancel_failures += 1;
+        }
+    }
+    if let Some(keep) = &cfg.keep_db {
+        // The database and its WAL as the measured calls left them (for page-level analysis of the commits).
+        std::fs::create_dir_all(keep).with_context(|| format!("creating {keep}"))?;
+        for ext in ["", "-wal"] {
+            let from = format!("{}{ext}", db_path.display());
+            let to = format!("{keep}/announce-{n}x{h}.db{ext}");
+            std::fs::copy(&from, &to).with_context(|| format!("copying {from} to {to}"))?;
         }
     }
     let m = cfg.samples as f64;
@@ -455,6 +536,7 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         open_pct: 100.0 * open as f64 / m,
         write_kb: wbytes.iter().sum::<u64>() as f64 / 1024.0 / m,
         write_calls: wcalls as f64 / m,
+        cpu: dist(&cpu),
         checkpoints: ckpt_lat.len(),
         checkpoint_lat: dist(&ckpt_lat),
         plain_lat: dist(&plain_lat),
@@ -464,6 +546,57 @@ async fn scenario(cfg: &Config, n: usize, h: usize) -> Result<ScenarioResult> {
         breakdown,
         lat: d,
     })
+}
+
+/// Writes H history threads straight through the store port (one `record_announcement` commit each, without
+/// scoring): 70 % open with keep_open, 30 % auto-resolved just now (active for 30 min). `Core::rebuild_indexes`
+/// then loads them, exactly as at boot. Ten times faster than announcing them, whose cost grows with collisions.
+async fn seed_threads(
+    core: &Core,
+    p: &Principal,
+    agents: &[String],
+    space: &Space,
+    rng: &mut Rng,
+    h: usize,
+) -> Result<()> {
+    let store = core.store().clone();
+    let roots = RepoRoots::default();
+    for k in 0..h {
+        let a = &agents[rng.below(agents.len())];
+        let input = history_input(rng, space, a, k);
+        let now = core.now().trunc_secs();
+        let mut thread = Thread {
+            id: ThreadId::generate(),
+            org_id: p.org.clone(),
+            initiator_id: AgentId::new(a.clone()),
+            subject: input.subject.clone(),
+            plan: input.plan.clone(),
+            target_modules: input.target_modules.clone(),
+            target_files: roots.normalize_all(&input.target_files)?,
+            depends_on_files: input.depends_on_files.as_deref().map(|d| roots.normalize_all(d)).transpose()?,
+            exports_affected: None,
+            status: ThreadStatus::Open,
+            resolution_summary: None,
+            resolution_type: None,
+            conflicts: Some(Vec::new()),
+            round: 1,
+            max_rounds: DEFAULT_MAX_ROUNDS,
+            timeout_seconds: if input.keep_open { 0 } else { DEFAULT_TIMEOUT_SECONDS },
+            keep_open: input.keep_open,
+            created_at: now,
+            resolved_at: None,
+            expected_respondents: Vec::new(),
+            claimed_by: None,
+            claimed_at: None,
+            unclaim_count: 0,
+            assigned_to: None,
+            run_id: None,
+        };
+        let (pq, _) = plan::evaluate(input.plan.as_deref());
+        let ann = announcement(&mut thread, &Impact::default(), &[], &pq, a);
+        store.record_announcement(ann, now).await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -733,8 +866,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
     let mach = machine();
     println!("\n## announce_work latency on SQLite\n");
     let space = match cfg.files_per_active {
-        Some(k) => format!("{k} paths per active announcement"),
-        None => format!("{} paths", cfg.files),
+        0 => format!("{} paths", cfg.files),
+        k => format!("max({}, {k} × active) paths", cfg.files),
     };
     println!(
         "machine: {} ({} cores, {}), build: {}; load average {} at start, {} at end; {} timed calls per scenario \
@@ -750,14 +883,14 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
         wall_s
     );
     println!(
-        "| agents | active | files | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | concerned/call | \
-         gray/call | conflicts/call | open % | KB written/call | writes/call | checkpoint calls (mean ms) | \
+        "| agents | active | files | p50 ms | p90 ms | p99 ms | max ms | mean ms | calls/s | CPU p50 / p99 ms | \
+         concerned/call | gray/call | conflicts/call | open % | KB written/call | writes/call | checkpoint calls (mean ms) | \
          p99 w/o them ms | setup s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | \
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.3} / {:.3} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | \
              {:.1} | {} ({:.2}) | {:.3} | {:.1} |",
             r.agents,
             r.active,
@@ -768,6 +901,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             r.lat.max,
             r.lat.mean,
             r.throughput,
+            r.cpu.p50,
+            r.cpu.p99,
             r.concerned,
             r.gray,
             r.conflicts,
@@ -863,7 +998,7 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
                 json!({
                     "agents": r.agents, "active": r.active, "files": r.files, "latency": r.lat.json(), "throughput_per_s": r.throughput,
                     "concerned_per_call": r.concerned, "gray_per_call": r.gray, "conflicts_per_call": r.conflicts,
-                    "open_pct": r.open_pct, "write_kb_per_call": r.write_kb,
+                    "open_pct": r.open_pct, "cpu": r.cpu.json(), "write_kb_per_call": r.write_kb,
                     "write_syscalls_per_call": r.write_calls, "calls_with_checkpoint": r.checkpoints,
                     "checkpoint_calls_latency": r.checkpoint_lat.json(), "latency_without_checkpoint_calls": r.plain_lat.json(), "setup_s": r.setup_s, "cancel_failures": r.cancel_failures,
                     "active_threads_seen": r.threads_in_index,
@@ -880,7 +1015,8 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
             "machine": mach,
             "config": {"quick": cfg.quick, "samples": cfg.samples, "warmup": cfg.warmup, "files": cfg.files, "files_per_active": cfg.files_per_active,
                        "load_start": cfg.load_start, "load_end": loadavg(),
-                       "modules": MODULES, "seed": cfg.seed, "breakdown_samples": cfg.breakdown_samples},
+                       "modules": MODULES, "seed": cfg.seed, "breakdown_samples": cfg.breakdown_samples,
+                       "history_through_core": cfg.history_through_core},
             "scenarios": scenarios,
             "targets": Value::Object(checks),
             "wall_s": wall_s,
@@ -900,20 +1036,18 @@ fn report(cfg: &Config, results: &[ScenarioResult], wall_s: f64) -> Result<()> {
 
 async fn run(cfg: Config) -> Result<Vec<ScenarioResult>> {
     let mut out = Vec::new();
-    for &n in &cfg.agents {
-        for &h in &cfg.active {
-            let t = Instant::now();
-            eprintln!("announce bench: {n} agents × {h} active …");
-            let r = scenario(&cfg, n, h).await.with_context(|| format!("scenario {n} agents × {h} active"))?;
-            eprintln!(
-                "announce bench: {n} × {h}: p50 {:.3} ms, p99 {:.3} ms (setup {:.1} s, scenario {:.1} s)",
-                r.lat.p50,
-                r.lat.p99,
-                r.setup_s,
-                t.elapsed().as_secs_f64()
-            );
-            out.push(r);
-        }
+    for (n, h) in cfg.grid() {
+        let t = Instant::now();
+        eprintln!("announce bench: {n} agents × {h} active …");
+        let r = scenario(&cfg, n, h).await.with_context(|| format!("scenario {n} agents × {h} active"))?;
+        eprintln!(
+            "announce bench: {n} × {h}: p50 {:.3} ms, p99 {:.3} ms (setup {:.1} s, scenario {:.1} s)",
+            r.lat.p50,
+            r.lat.p99,
+            r.setup_s,
+            t.elapsed().as_secs_f64()
+        );
+        out.push(r);
     }
     Ok(out)
 }

@@ -196,14 +196,14 @@ impl App {
             info: ListenerInfo {
                 http_port: addr.port(),
                 bind_all: settings.bind.is_unspecified(),
-                mqtt_embedded: broker.is_some(),
-                mqtt_tcp_port: tcp.port,
-                mqtt_tcp_error: tcp.error.clone(),
                 storage_backend: match settings.database {
                     Database::Sqlite(_) => "sqlite",
                     Database::Postgres(_) => "postgres",
                 },
                 other_replica,
+                mqtt_embedded: broker.is_some(),
+                mqtt_tcp_port: tcp.port,
+                mqtt_tcp_error: tcp.error.clone(),
             },
             retention,
             allow_reset: settings.allow_reset,

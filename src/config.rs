@@ -468,40 +468,6 @@ mod tests {
     }
 
     #[test]
-    fn mqtt_settings() {
-        let home = tempfile::tempdir().unwrap();
-        let h = home.path().display().to_string();
-        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().mqtt;
-        assert_eq!((s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str()), (1883, "127.0.0.1".into(), "/mqtt"));
-        assert_eq!((s.ws_max_payload_bytes, s.required, s.embedded), (1_048_576, false, true));
-        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false")]);
-        assert!(Settings::resolve(&Flags::default(), &e).unwrap_err().to_string().starts_with("COORDINATOR_MQTT_URL"));
-        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false"), ("COORDINATOR_MQTT_URL", "mqtt://b:1884")]);
-        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
-        assert_eq!((s.embedded, s.url.as_deref()), (false, Some("mqtt://b:1884")));
-        let e = env(&[
-            ("HOME", &h),
-            ("COORDINATOR_MQTT_TCP_PORT", "0"),
-            ("COORDINATOR_MQTT_TCP_BIND", "0.0.0.0"),
-            ("COORDINATOR_MQTT_WS_PATH", "/ws/mqtt"),
-            ("COORDINATOR_MQTT_REQUIRED", "true"),
-        ]);
-        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
-        assert_eq!(
-            (s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str(), s.required),
-            (0, "0.0.0.0".into(), "/ws/mqtt", true)
-        );
-        for (k, v) in [
-            ("COORDINATOR_MQTT_WS_PATH", "mqtt"),
-            ("COORDINATOR_MQTT_TCP_PORT", "70000"),
-            ("COORDINATOR_MQTT_TCP_BIND", "x"),
-        ] {
-            let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
-            assert!(err.to_string().starts_with(k), "{err}");
-        }
-    }
-
-    #[test]
     fn database_url_selects_the_backend() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().display().to_string();
@@ -535,6 +501,40 @@ mod tests {
         ] {
             let e = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
             assert!(e.to_string().starts_with(k), "{e}");
+        }
+    }
+
+    #[test]
+    fn mqtt_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap().mqtt;
+        assert_eq!((s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str()), (1883, "127.0.0.1".into(), "/mqtt"));
+        assert_eq!((s.ws_max_payload_bytes, s.required, s.embedded), (1_048_576, false, true));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false")]);
+        assert!(Settings::resolve(&Flags::default(), &e).unwrap_err().to_string().starts_with("COORDINATOR_MQTT_URL"));
+        let e = env(&[("HOME", &h), ("COORDINATOR_MQTT_EMBEDDED", "false"), ("COORDINATOR_MQTT_URL", "mqtt://b:1884")]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!((s.embedded, s.url.as_deref()), (false, Some("mqtt://b:1884")));
+        let e = env(&[
+            ("HOME", &h),
+            ("COORDINATOR_MQTT_TCP_PORT", "0"),
+            ("COORDINATOR_MQTT_TCP_BIND", "0.0.0.0"),
+            ("COORDINATOR_MQTT_WS_PATH", "/ws/mqtt"),
+            ("COORDINATOR_MQTT_REQUIRED", "true"),
+        ]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap().mqtt;
+        assert_eq!(
+            (s.tcp_port, s.tcp_bind.to_string(), s.ws_path.as_str(), s.required),
+            (0, "0.0.0.0".into(), "/ws/mqtt", true)
+        );
+        for (k, v) in [
+            ("COORDINATOR_MQTT_WS_PATH", "mqtt"),
+            ("COORDINATOR_MQTT_TCP_PORT", "70000"),
+            ("COORDINATOR_MQTT_TCP_BIND", "x"),
+        ] {
+            let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
+            assert!(err.to_string().starts_with(k), "{err}");
         }
     }
 

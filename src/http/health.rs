@@ -33,15 +33,15 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
             "listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into(),
         );
     }
-    if let Some(e) = &s.info.mqtt_tcp_error {
-        warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
-    }
     if s.info.other_replica {
         warnings.push(
             "another server uses this Postgres database: several replicas need Redis, which this version does not \
              support (events do not cross replicas)"
                 .into(),
         );
+    }
+    if let Some(e) = &s.info.mqtt_tcp_error {
+        warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
     }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());

@@ -32,16 +32,16 @@ use crate::jobs::RetentionSweeper;
 pub struct ListenerInfo {
     pub http_port: u16,
     pub bind_all: bool,
+    /// `sqlite` or `postgres`, as reported by `/health`.
+    pub storage_backend: &'static str,
+    /// Another server was using the same Postgres database at start (unsupported without Redis).
+    pub other_replica: bool,
     /// The embedded broker runs (false: an external broker is used).
     pub mqtt_embedded: bool,
     /// The real MQTT TCP port, when listening.
     pub mqtt_tcp_port: Option<u16>,
     /// Why the MQTT TCP listener is not listening.
     pub mqtt_tcp_error: Option<String>,
-    /// `sqlite` or `postgres`, as reported by `/health`.
-    pub storage_backend: &'static str,
-    /// Another server was using the same Postgres database at start (unsupported without Redis).
-    pub other_replica: bool,
 }
 
 /// Shared state of HTTP handlers.

@@ -16,7 +16,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-ALL_CHECKS=(conformance-stateless conformance-stateful py-sdk-stateless py-sdk-stateful py-sdk-stdio schemathesis dashboard)
+ALL_CHECKS=(conformance-stateless conformance-stateful py-sdk-stateless py-sdk-stateful py-sdk-stdio schemathesis dashboard paho)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
     sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
@@ -306,6 +306,7 @@ run_check() {
     case $1 in
         schemathesis) need_python; check_script schemathesis ;;
         dashboard) need_node; check_script dashboard ;;
+        paho) need_python; check_script paho ;;
         conformance-stateless) check_conformance stateless ;;
         conformance-stateful) check_conformance stateful ;;
         py-sdk-stateless) check_py_sdk_http stateless ;;

@@ -1,6 +1,6 @@
-//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, dashboard, MQTT), the
-//! CLI on the real binary, the store conformance suite, the OpenAPI document, the scoring equivalence property
-//! test and the embedded MQTT broker.
+//! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, dashboard), the CLI
+//! on the real binary, the store conformance suite, the OpenAPI document and the scoring equivalence property
+//! test, and the embedded MQTT broker.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;

@@ -32,9 +32,9 @@ pub struct TestApp {
     dir: Option<tempfile::TempDir>,
     extra: Vec<(String, String)>,
     shutdown: Shutdown,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The Postgres database of `spawn_app_pg` (dropped after the app, on drop).
     _db: Option<pg::PgDatabase>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
