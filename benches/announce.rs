@@ -399,7 +399,8 @@ struct ScenarioResult {
     /// happen inside the call).
     write_kb: f64,
     write_calls: f64,
-    /// CPU time per call over all threads of the process: what the call costs on an otherwise idle machine.
+    /// CPU time of every thread of the process during the call (idle runtime workers that wake and spin count too,
+    /// so it can exceed the wall time).
     cpu: Dist,
     /// Measured calls that ran a WAL checkpoint (see `CHECKPOINT_EXTRA_BYTES`), and their latency distribution.
     checkpoints: usize,
