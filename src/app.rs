@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::cluster::redis_bus::RedisBus;
 use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
 use crate::core::ports::{AlwaysLeader, Clock, LocalBus, Store, SystemClock};
@@ -107,13 +108,23 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 /// `build_core` with an explicit clock (tests drive time by hand).
 pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
     let store = open_store(settings).await?;
+    start_core(settings, store, Arc::new(LocalBus::new(4096)), clock).await
+}
+
+/// Starts the core on an opened store and a bus.
+async fn start_core(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn crate::core::ports::EventBus>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Core> {
     let core_settings = CoreSettings {
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
         inbox_max_backlog: settings.inbox_max_backlog,
     };
-    Core::start(store, Arc::new(LocalBus::new(4096)), clock, core_settings)
+    Core::start(store, bus, clock, core_settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the coordinator state: {e}"))
 }
@@ -139,17 +150,32 @@ impl App {
             Database::Sqlite(db) => Some(lock_data_dir(db)?),
             Database::Postgres(_) => None,
         };
-        let core = build_core_with(&settings, clock).await?;
+        let store = open_store(&settings).await?;
+        let redis = match &settings.redis_url {
+            Some(url) => Some(RedisBus::new(url, &settings.redis_prefix, crate::cluster::instance_id(), 4096)?),
+            None => None,
+        };
+        let bus: Arc<dyn crate::core::ports::EventBus> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(LocalBus::new(4096)),
+        };
+        let core = start_core(&settings, store.clone(), bus, clock).await?;
         let replica = match &settings.database {
             Database::Sqlite(_) => None,
             Database::Postgres(url) => Some(claim_replica(url).await.map_err(|e| anyhow::anyhow!("{e}"))?),
         };
         let other_replica = replica.as_ref().is_some_and(|r| r.other_replica);
-        if other_replica {
+        if let Some(Database::Sqlite(_)) = redis.as_ref().map(|_| &settings.database) {
             tracing::warn!(
                 component = "app",
-                "another mcp-coordinator server uses this Postgres database; several replicas need Redis, which this \
-                 version does not support: events made on one replica do not reach clients of the others"
+                "COORDINATOR_REDIS_URL with SQLite: SQLite allows one server per database, so this stays one replica"
+            );
+        }
+        if other_replica && redis.is_none() {
+            tracing::warn!(
+                component = "app",
+                "another mcp-coordinator server uses this Postgres database without Redis: set COORDINATOR_REDIS_URL \
+                 on every replica, or events, indexes and leases do not cross replicas"
             );
         }
         let addr = SocketAddr::new(settings.bind, settings.port);
@@ -158,6 +184,12 @@ impl App {
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
+        if let Some(r) = &redis {
+            r.start(&core, store, &shutdown).await?;
+            tracing::info!(component = "redis", origin = %r.origin(),
+                url = %crate::cluster::redact_url(settings.redis_url.as_deref().unwrap_or_default()),
+                "cross-replica fan-out through Redis");
+        }
         let broker = match start_mqtt(&core, &settings, mqtt_auth, &shutdown).await {
             Ok(b) => b,
             Err(e) => {
@@ -204,6 +236,7 @@ impl App {
                 mqtt_embedded: broker.is_some(),
                 mqtt_tcp_port: tcp.port,
                 mqtt_tcp_error: tcp.error.clone(),
+                redis_connected: redis.as_ref().map(|r| r.connected_flag()),
             },
             retention,
             allow_reset: settings.allow_reset,

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod http;

@@ -33,12 +33,15 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
             "listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into(),
         );
     }
-    if s.info.other_replica {
+    if s.info.other_replica && s.info.redis_connected.is_none() {
         warnings.push(
-            "another server uses this Postgres database: several replicas need Redis, which this version does not \
-             support (events do not cross replicas)"
+            "another server uses this Postgres database without Redis: set COORDINATOR_REDIS_URL on every replica \
+             (events, indexes and leases do not cross replicas without it)"
                 .into(),
         );
+    }
+    if s.info.redis_connected.as_ref().is_some_and(|c| !c.load(std::sync::atomic::Ordering::Relaxed)) {
+        warnings.push("Redis unreachable: serving from the store; events of other replicas arrive on reconnect".into());
     }
     if let Some(e) = &s.info.mqtt_tcp_error {
         warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
@@ -51,7 +54,7 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "version": VERSION,
         "uptime_seconds": uptime(s.started),
         "storage": {"ok": storage, "backend": s.info.storage_backend},
-        "redis": null,
+        "redis": s.info.redis_check(),
         "auth_enabled": false,
         "oauth_enabled": false,
         "jwt_secret_set": false,
@@ -87,6 +90,7 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
             "db": {"ok": db},
             "schema": {"ok": schema_ok, "version": version, "expected": expected},
             "mqtt": mqtt_check(&s),
+            "redis": s.info.redis_check(),
         },
         "draining": draining,
     });

@@ -42,6 +42,19 @@ pub struct ListenerInfo {
     pub mqtt_tcp_port: Option<u16>,
     /// Why the MQTT TCP listener is not listening.
     pub mqtt_tcp_error: Option<String>,
+    /// With `COORDINATOR_REDIS_URL`: whether the fan-out subscription is up.
+    pub redis_connected: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl ListenerInfo {
+    /// `null` without Redis, else `{ok}` (`/health`, `/readyz`; never gates readiness: replicas keep serving
+    /// from the store and catch up when Redis returns).
+    pub fn redis_check(&self) -> serde_json::Value {
+        match &self.redis_connected {
+            None => serde_json::Value::Null,
+            Some(c) => serde_json::json!({"ok": c.load(std::sync::atomic::Ordering::Relaxed)}),
+        }
+    }
 }
 
 /// Shared state of HTTP handlers.

@@ -6,6 +6,7 @@
 mod app;
 mod architecture;
 mod cli;
+mod cluster;
 mod dashboard;
 mod mqtt;
 mod openapi;
