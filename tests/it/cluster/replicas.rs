@@ -21,7 +21,6 @@ async fn three_replicas_score_across_and_deliver_exactly_once() {
     ];
     let (r1, r2, r3) = (Replica::start(&env), Replica::start(&env), Replica::start(&env));
     for r in [&r1, &r2, &r3] {
-        let r = &*r;
         eventually(10, "replica subscribed to Redis", || r.redis_ok()).await;
         let health = r.get("/health").await.1;
         assert_eq!(health["redis"], json!({"ok": true}), "{health}");
