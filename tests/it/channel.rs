@@ -222,6 +222,17 @@ async fn relays_the_three_event_kinds_and_posts_replies() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+#[tokio::test]
+async fn relays_over_mqtt_websocket_too() {
+    let app = spawn_app().await;
+    let mut side = Sidecar::start(&app.ws_url, &app.base).await;
+    side.wait_stderr(READY).await;
+    let c = connect(&app.url).await;
+    call(&c, "register_agent", json!({"agent_id": "carol", "name": "Carol", "modules": []})).await;
+    let p = side.expect("agent_status over WebSocket", |p| meta(p, "agent_id") == "carol").await;
+    assert_eq!(p["content"], "Agent carol (Carol) is online");
+}
+
 /// Accepts only the token [`acme_token`] as password, in org `acme`.
 struct AcmeAuth;
 
