@@ -1,6 +1,7 @@
-//! The ONLY place that reads flags, environment variables and `~/.mcp-coordinator/config.json`. Precedence:
-//! flag > env > config.json > default. Everything is validated once into a typed `Settings`; an invalid value
-//! is a `ConfigError` naming the variable (exit code 64).
+//! The ONLY place that reads flags, environment variables and `~/.mcp-coordinator/config.json` (with its
+//! submodules; `channel` holds the Channels sidecar's settings). Precedence: flag > env > config.json > default.
+//! Everything is validated once into a typed `Settings`; an invalid value is a `ConfigError` naming the variable
+//! (exit code 64).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,10 @@ pub enum ConfigError {
     File { path: String, problem: String },
 }
 
+mod channel;
 mod database;
 
+pub use channel::{ChannelFlags, ChannelSettings};
 pub use database::Database;
 use database::redact_password;
 
@@ -128,9 +131,16 @@ struct FileServer {
 }
 
 #[derive(Debug, Default, Deserialize)]
+struct FileDefaults {
+    coordinator_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     #[serde(default)]
     server: FileServer,
+    #[serde(default)]
+    defaults: FileDefaults,
 }
 
 /// Where environment values come from (the process environment, or a map in tests).

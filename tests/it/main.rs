@@ -1,10 +1,11 @@
 //! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, dashboard), the CLI
 //! on the real binary, the store conformance suite, the OpenAPI document and the scoring equivalence property
-//! test, and the embedded MQTT broker.
+//! test, the embedded MQTT broker, and the Channels sidecar.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
+mod channel;
 mod cli;
 mod cluster;
 mod dashboard;
