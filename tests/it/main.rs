@@ -11,5 +11,6 @@ mod mqtt;
 mod openapi;
 mod rest;
 mod scoring;
+mod sessions;
 mod store;
 mod support;
