@@ -21,7 +21,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::server::McpServer;
-use super::session_manager::{SharedSessionManager, json_answer, not_found, session_gate};
+use super::session_manager::{SharedSessionManager, json_answer, not_found, session_gate, spawn_close_listener};
 use super::sessions::SessionRegistry;
 
 /// Hosts always accepted (any port): DNS-rebinding protection for a server on a laptop.
@@ -97,6 +97,7 @@ pub fn router(server: McpServer, config: McpHttpConfig) -> Router {
         let mut local = LocalSessionManager::default();
         local.session_config.keep_alive = Some(config.session_ttl);
         let sessions = Arc::new(SharedSessionManager::new(local, registry));
+        spawn_close_listener(&sessions, config.cancel.clone());
         let service = StreamableHttpService::new(factory, sessions.clone(), rmcp_config);
         Router::new()
             .route_service("/mcp", service)

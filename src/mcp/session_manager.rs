@@ -8,21 +8,25 @@
 //!
 //! [`session_gate`] runs before rmcp on every request naming a session: the record must exist
 //! (this also refreshes its idle TTL) and belong to the caller, else the spec's 404. A session
-//! deleted or expired elsewhere is thereby gone here too; a local copy of it is closed.
+//! deleted or expired elsewhere is thereby gone here too; a local copy of it is closed. With Redis,
+//! [`spawn_close_listener`] also closes local copies (and their open GET streams) as soon as
+//! another replica deletes the session.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetExtensions, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, LocalSessionManagerError};
 use rmcp::transport::streamable_http_server::session::{
     RestoreOutcome, ServerSseMessage, SessionId, SessionManager, SessionRestoreMarker,
 };
 use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 
 use super::sessions::{SessionRecord, SessionRegistry, SessionStoreFailure};
 use crate::core::principal::Principal;
@@ -145,6 +149,53 @@ impl SessionManager for SharedSessionManager {
 
     async fn restore_session(&self, id: SessionId) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
         Ok(self.local.restore_session(id).await?)
+    }
+}
+
+/// With Redis: a task closing this process's copy of every session deleted on another replica
+/// (`<prefix>mcp:session-closed`). It re-subscribes after a lost connection and stops with
+/// `cancel` or when the manager is dropped.
+pub fn spawn_close_listener(manager: &Arc<SharedSessionManager>, cancel: CancellationToken) {
+    let Some((client, channel)) = manager.registry.closed_feed() else { return };
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(listen_for_closed(Arc::downgrade(manager), client, channel, cancel));
+    }
+}
+
+async fn listen_for_closed(
+    manager: Weak<SharedSessionManager>,
+    client: redis::Client,
+    channel: String,
+    cancel: CancellationToken,
+) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    let mut messages = pubsub.on_message();
+                    loop {
+                        let message = tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            message = messages.next() => message,
+                        };
+                        let Some(message) = message else { break };
+                        let Ok(id) = message.get_payload::<String>() else { continue };
+                        let Some(manager) = manager.upgrade() else { return };
+                        manager.forget_local(&id).await;
+                    }
+                    tracing::warn!(component = "mcp", "lost the Redis session-closed subscription; resubscribing");
+                }
+                Err(e) => tracing::warn!(component = "mcp", error = %e, "cannot subscribe to session-closed"),
+            },
+            Err(e) => tracing::warn!(component = "mcp", error = %e, "cannot subscribe to session-closed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if manager.strong_count() == 0 {
+            return;
+        }
     }
 }
 

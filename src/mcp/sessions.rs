@@ -5,7 +5,9 @@
 //! serve the session: the client's `initialize` parameters (protocol version, capabilities, client
 //! info) and the creating principal (`sub` + org). It lives in Redis under
 //! `<prefix>mcp:session:<id>` with the idle TTL as key expiry (refreshed on every use), or in this
-//! process when no Redis is configured (expired on access and by a 60 s sweep).
+//! process when no Redis is configured (expired on access and by a 60 s sweep). With Redis, a
+//! DELETE also publishes the id on `<prefix>mcp:session-closed` so other replicas close their
+//! copies at once.
 //!
 //! [`SessionRegistry`] is also rmcp's [`SessionStore`]: rmcp loads the `initialize` parameters from
 //! it to re-create a session it does not hold in memory, and deletes the record on DELETE.
@@ -76,7 +78,7 @@ struct MemoryEntry {
 
 enum Backend {
     Memory(Mutex<HashMap<String, MemoryEntry>>),
-    Redis { conn: ConnectionManager, prefix: String },
+    Redis { client: redis::Client, conn: ConnectionManager, prefix: String },
 }
 
 /// Session records of this server: in Redis (shared by all replicas) or in memory.
@@ -114,8 +116,16 @@ impl SessionRegistry {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Arc::new(Self { backend: Backend::Redis { conn, prefix: prefix.to_owned() }, ttl }))
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Arc::new(Self { backend: Backend::Redis { client, conn, prefix: prefix.to_owned() }, ttl }))
+    }
+
+    /// With Redis: the client and the channel on which deleted session ids are published.
+    pub(super) fn closed_feed(&self) -> Option<(redis::Client, String)> {
+        match &self.backend {
+            Backend::Memory(_) => None,
+            Backend::Redis { client, prefix, .. } => Some((client.clone(), closed_channel(prefix))),
+        }
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -130,7 +140,7 @@ impl SessionRegistry {
                 map.lock().insert(record.id.clone(), entry);
                 Ok(())
             }
-            Backend::Redis { conn, prefix } => {
+            Backend::Redis { conn, prefix, .. } => {
                 let json = serde_json::to_string(record).map_err(SessionStoreFailure::Encode)?;
                 let mut conn = conn.clone();
                 let () = conn.pset_ex(key(prefix, &record.id), json, self.ttl_ms()).await?;
@@ -157,7 +167,7 @@ impl SessionRegistry {
                     None => Ok(None),
                 }
             }
-            Backend::Redis { conn, prefix } => {
+            Backend::Redis { conn, prefix, .. } => {
                 let mut conn = conn.clone();
                 let json: Option<String> = conn.get_ex(key(prefix, id), redis::Expiry::PX(self.ttl_ms())).await?;
                 json.map(|json| {
@@ -169,16 +179,20 @@ impl SessionRegistry {
         }
     }
 
-    /// Removes a record (DELETE); removing an unknown one is not an error.
+    /// Removes a record (DELETE) and, with Redis, tells the other replicas; removing an unknown
+    /// one is not an error.
     pub async fn remove(&self, id: &str) -> Result<(), SessionStoreFailure> {
         match &self.backend {
             Backend::Memory(map) => {
                 map.lock().remove(id);
                 Ok(())
             }
-            Backend::Redis { conn, prefix } => {
+            Backend::Redis { conn, prefix, .. } => {
                 let mut conn = conn.clone();
-                let _: usize = conn.del(key(prefix, id)).await?;
+                let removed: usize = conn.del(key(prefix, id)).await?;
+                if removed > 0 {
+                    let _: usize = conn.publish(closed_channel(prefix), id).await?;
+                }
                 Ok(())
             }
         }
@@ -195,6 +209,10 @@ impl SessionRegistry {
 
 fn key(prefix: &str, id: &str) -> String {
     format!("{prefix}mcp:session:{id}")
+}
+
+fn closed_channel(prefix: &str) -> String {
+    format!("{prefix}mcp:session-closed")
 }
 
 async fn sweep(registry: Weak<SessionRegistry>, cancel: CancellationToken) {

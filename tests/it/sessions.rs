@@ -121,19 +121,42 @@ async fn a_session_from_one_replica_works_on_another_until_deleted() {
     // Still usable on A, and B serves the server-to-client stream.
     let (status, _) = request(&a.url, &id, 5, "tools/list", json!({})).await;
     assert_eq!(status, 200);
-    let stream = reqwest::Client::new()
-        .get(&b.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &id)
-        .header("mcp-protocol-version", VERSION)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    drop(stream);
+    let open_stream = |url: String| {
+        let id = id.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", VERSION)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+            r
+        }
+    };
+    let stream_a = open_stream(a.url.clone()).await;
+    let stream_b = open_stream(b.url.clone()).await;
 
+    // Both replicas listen for deletions, so A closes its copy (and its GET stream) when B deletes.
+    let channel = format!("{prefix}mcp:session-closed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listeners): (String, usize) =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query_async(&mut redis).await.unwrap();
+        if listeners >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replicas never subscribed to {channel}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(delete(&b.url, &id).send().await.unwrap().status(), 204);
+    for (name, stream) in [("A", stream_a), ("B", stream_b)] {
+        let ended = tokio::time::timeout(Duration::from_secs(10), stream.bytes()).await;
+        assert!(ended.is_ok(), "the GET stream on {name} ends with the session");
+    }
     let exists: bool = redis.exists(format!("{prefix}mcp:session:{id}")).await.unwrap();
     assert!(!exists, "DELETE removes the shared record");
     assert_gone(&a.url, &id).await;
