@@ -168,7 +168,7 @@ async fn a_session_from_one_replica_works_on_another_until_deleted() {
 #[tokio::test]
 async fn an_idle_session_expires_on_every_replica() {
     let prefix = prefix();
-    let (a, b) = replicas(&prefix, "400").await;
+    let (a, b) = replicas(&prefix, "1000").await;
     let id = initialize(&a.url).await;
     let (status, _) = request(&b.url, &id, 2, "tools/list", json!({})).await;
     assert_eq!(status, 200, "fresh session");
