@@ -19,7 +19,7 @@ use crate::core::{Core, CoreSettings};
 use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
-use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::mcp::{CoreBackend, McpHttpConfig, McpServer, SessionRegistry};
 use crate::mqtt::broker::BrokerSettings;
 use crate::mqtt::external::ExternalSettings;
 use crate::mqtt::retained::RETAINED_CAP;
@@ -178,6 +178,7 @@ impl App {
                  on every replica, or events, indexes and leases do not cross replicas"
             );
         }
+        let session_store = shared_session_store(&settings).await?;
         let addr = SocketAddr::new(settings.bind, settings.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
@@ -214,6 +215,7 @@ impl App {
         }
         let mcp_cfg = McpHttpConfig {
             stateful: settings.session_mode == SessionMode::Stateful,
+            session_store,
             json_response: settings.json_response,
             allowed_hosts,
             session_ttl: Duration::from_millis(settings.session_ttl_ms),
@@ -324,6 +326,19 @@ impl App {
         tracing::info!(component = "app", "stopped");
         result.context("HTTP server failed")
     }
+}
+
+/// Stateful MCP sessions with `COORDINATOR_REDIS_URL` set: their records in Redis, so every replica can serve
+/// them (`None`: in memory, or stateless mode).
+async fn shared_session_store(settings: &Settings) -> anyhow::Result<Option<Arc<SessionRegistry>>> {
+    let (SessionMode::Stateful, Some(url)) = (settings.session_mode, settings.redis_url.as_deref()) else {
+        return Ok(None);
+    };
+    let ttl = Duration::from_millis(settings.session_ttl_ms);
+    let registry = SessionRegistry::redis(url, &settings.redis_prefix, ttl)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis (COORDINATOR_REDIS_URL): {e}"))?;
+    Ok(Some(registry))
 }
 
 /// Starts the embedded broker (`Some`) or connects to the external one (`None`).

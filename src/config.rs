@@ -97,6 +97,10 @@ pub struct Settings {
     pub redis_prefix: String,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
+    /// `COORDINATOR_REDIS_URL`: shared state of several replicas (stateful MCP sessions, …).
+    pub redis_url: Option<String>,
+    /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
+    pub redis_prefix: String,
     pub json_response: bool,
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
@@ -361,6 +365,8 @@ impl Settings {
             redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
+            redis_url: redis_url(env)?,
+            redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             json_response: parse_bool(env, "COORDINATOR_MCP_JSON_RESPONSE")?.unwrap_or(true),
             max_body_bytes: match flags.max_body_bytes {
                 Some(v) => v,
@@ -427,6 +433,22 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
             as usize,
         required: parse_bool(env, "COORDINATOR_MQTT_REQUIRED")?.unwrap_or(false),
     })
+}
+
+/// `COORDINATOR_REDIS_URL`: `redis://…` or a Unix socket (`redis+unix://`, `unix://`); unset = no Redis.
+/// `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature.
+fn redis_url(env: &dyn Env) -> Result<Option<String>, ConfigError> {
+    let Some(url) = env.get("COORDINATOR_REDIS_URL").filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+    if !["redis://", "redis+unix://", "unix://"].iter().any(|scheme| url.starts_with(scheme)) {
+        return Err(invalid(
+            "COORDINATOR_REDIS_URL",
+            format!(
+                "expected redis://host:port or redis+unix:///path (rediss:// is not supported), got {:?}",
+                redact_password(&url)
+            ),
+        ));
+    }
+    Ok(Some(url))
 }
 
 fn sqlite_file(data_dir: &Path) -> PathBuf {
@@ -563,6 +585,23 @@ mod tests {
         ] {
             let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
             assert!(err.to_string().starts_with(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn redis_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap();
+        assert_eq!((s.redis_url, s.redis_prefix.as_str()), (None, "coordinator:"));
+        let e =
+            env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", "redis://r:6379/0"), ("COORDINATOR_REDIS_PREFIX", "c1:")]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap();
+        assert_eq!((s.redis_url.as_deref(), s.redis_prefix.as_str()), (Some("redis://r:6379/0"), "c1:"));
+        for url in ["http://u:secret@r:6379", "rediss://u:secret@r:6379"] {
+            let e = env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", url)]);
+            let err = Settings::resolve(&Flags::default(), &e).unwrap_err().to_string();
+            assert!(err.starts_with("COORDINATOR_REDIS_URL") && !err.contains("secret"), "{err}");
         }
     }
 

@@ -13,5 +13,6 @@ mod mqtt;
 mod openapi;
 mod rest;
 mod scoring;
+mod sessions;
 mod store;
 mod support;
