@@ -91,13 +91,9 @@ pub struct Settings {
     pub max_sse_clients: usize,
     pub inbox_max_backlog: usize,
     pub public_url: Option<String>,
-    /// `COORDINATOR_REDIS_URL`: several replicas share events, indexes, leases and rate limits through it.
-    pub redis_url: Option<String>,
-    /// Key and channel prefix in Redis (`COORDINATOR_REDIS_PREFIX`).
-    pub redis_prefix: String,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
-    /// `COORDINATOR_REDIS_URL`: shared state of several replicas (stateful MCP sessions, …).
+    /// `COORDINATOR_REDIS_URL`: several replicas share events, indexes, sessions, leases and rate limits through it.
     pub redis_url: Option<String>,
     /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
     pub redis_prefix: String,
@@ -361,8 +357,6 @@ impl Settings {
             max_sse_clients: positive(env, "COORDINATOR_MAX_SSE_CLIENTS", 100)?.unsigned_abs() as usize,
             inbox_max_backlog: positive(env, "COORDINATOR_INBOX_MAX_BACKLOG", 1000)?.unsigned_abs() as usize,
             public_url: env.get("COORDINATOR_PUBLIC_URL"),
-            redis_url: redis_url(env.get("COORDINATOR_REDIS_URL"))?,
-            redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
             redis_url: redis_url(env)?,
@@ -453,18 +447,6 @@ fn redis_url(env: &dyn Env) -> Result<Option<String>, ConfigError> {
 
 fn sqlite_file(data_dir: &Path) -> PathBuf {
     if data_dir.extension().is_some_and(|e| e == "db") { data_dir.to_owned() } else { data_dir.join("coordinator.db") }
-}
-
-/// `COORDINATOR_REDIS_URL`: `redis://`, `rediss://` or `unix://`; empty = unset.
-fn redis_url(v: Option<String>) -> Result<Option<String>, ConfigError> {
-    match v.filter(|v| !v.trim().is_empty()) {
-        None => Ok(None),
-        Some(u) if ["redis://", "rediss://", "unix://"].iter().any(|s| u.starts_with(s)) => Ok(Some(u)),
-        Some(u) => Err(invalid(
-            "COORDINATOR_REDIS_URL",
-            format!("expected redis://host:port, rediss:// or unix://, got {:?}", crate::cluster::redact_url(&u)),
-        )),
-    }
 }
 
 /// `COORDINATOR_DATABASE_URL`: unset → `<data_dir>/coordinator.db`; `sqlite://<path>` → that file (returned in
