@@ -70,7 +70,10 @@ async fn redis_restart_loses_nothing_and_duplicates_nothing() {
     // Replica 2 rebuilt its indexes on reconnect: alice's thread (made during the outage) is scored there.
     r2.ok("/api/register", json!({"agent_id": "bob", "name": "Bob"})).await;
     let b = r2
-        .ok("/api/announce", json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/x.rs"]}))
+        .ok(
+            "/api/announce",
+            json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/x.rs"]}),
+        )
         .await;
     assert_eq!(b["impact"]["concerned"][0]["agent_id"], "alice", "{b}");
     redis.down();
