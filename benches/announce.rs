@@ -707,7 +707,15 @@ fn announcement(
         .chain(&impact.gray_zone)
         .map(|s| (s.agent_id.clone(), s.layer.map_or("", |l| l.as_str()).to_owned(), s.score))
         .collect();
-    NewAnnouncement { thread: thread.clone(), announcer_name: name.to_owned(), firings, introspections, events }
+    NewAnnouncement {
+        thread: thread.clone(),
+        announcer_name: name.to_owned(),
+        firings,
+        introspections,
+        events,
+        layer0_known: None,
+        resolved_since: thread.created_at,
+    }
 }
 
 async fn breakdown(

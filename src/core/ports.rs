@@ -31,6 +31,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage failure: {0}")]
     Other(String),
+    /// An announcement was scored without active threads another process committed on its files: re-score.
+    #[error("announcement candidates out of date ({} thread(s) unknown to the scorer)", .0.len())]
+    Stale(Vec<ThreadId>),
 }
 
 impl StoreError {
@@ -83,6 +86,13 @@ pub struct NewAnnouncement {
     pub firings: Vec<(AgentId, String, i64)>,
     pub introspections: Vec<Introspection>,
     pub events: Vec<DomainEvent>,
+    /// Threads the scorer saw on the announced files (targets and dependencies). A store shared by several
+    /// processes re-reads the active threads of those files inside the transaction and answers `Stale` with the
+    /// ones not in this list, so two announcements of one file on different replicas never miss each other.
+    /// `None`: no check (a caller that did not score, e.g. a data import).
+    pub layer0_known: Option<Vec<ThreadId>>,
+    /// Active-thread cutoff for that re-read (resolved threads count until this long after resolution).
+    pub resolved_since: Timestamp,
 }
 
 /// Filters of `list_threads`.

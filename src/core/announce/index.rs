@@ -297,6 +297,19 @@ impl OrgIndex {
         self.expire(now);
     }
 
+    /// Every thread the index holds on these files as Layer-0 candidates: a target among `targets ∪ depends`, or a
+    /// dependency among `targets` (whatever its status; the store re-checks which are active).
+    pub fn layer0_threads(&self, targets: &[RepoPath], depends: &[RepoPath]) -> Vec<ThreadId> {
+        let mut out: BTreeSet<&ThreadId> = BTreeSet::new();
+        for f in targets.iter().chain(depends) {
+            out.extend(self.thread_targets.get(f).into_iter().flatten());
+        }
+        for f in targets {
+            out.extend(self.thread_depends.get(f).into_iter().flatten());
+        }
+        out.into_iter().cloned().collect()
+    }
+
     /// Agent ids of the online set, ascending, skipping `skip`; at most `n`.
     pub(crate) fn first_online(&self, skip: &HashSet<&AgentId>, now: Timestamp, n: usize) -> Vec<AgentId> {
         self.online.iter().filter(|id| !skip.contains(id) && self.is_online(id, now)).take(n).cloned().collect()

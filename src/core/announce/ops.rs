@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::conflicts;
 use super::impact::{AnnounceQuery, modules_overlap, score_impact};
+use super::index::RESOLVED_WINDOW_SECS;
 use super::model::{ConflictReport, Impact, ImpactScore, PlanQuality};
 use super::plan;
 use crate::core::agents::check_modules;
@@ -14,8 +15,12 @@ use crate::core::error::{CoreError, CoreResult};
 use crate::core::events::DomainEvent;
 use crate::core::facade::Core;
 use crate::core::files::ActionSummary;
+use crate::core::ids::OrgId;
 use crate::core::ids::{AgentId, RunId, ThreadId, new_uuid};
-use crate::core::ports::NewAnnouncement;
+use crate::core::ports::{NewAnnouncement, StoreError};
+
+/// Re-scorings after the store saw threads the index had not (another replica's, not yet synchronised).
+const STALE_RETRIES: usize = 3;
 use crate::core::principal::Principal;
 use crate::core::threads::machine::{AUTO_SUMMARY, resolve};
 use crate::core::threads::{
@@ -102,6 +107,38 @@ fn scored_event(t: &ThreadId, s: &ImpactScore, category: &str) -> DomainEvent {
 impl Core {
     /// `announce_work` / `POST /api/announce`.
     pub async fn announce(&self, p: &Principal, input: AnnounceInput) -> CoreResult<AnnounceOutcome> {
+        let mut attempt = 0;
+        loop {
+            // The last attempt is not checked: it commits with what this process knows by then.
+            match self.announce_once(p, &input, attempt < STALE_RETRIES).await {
+                Err(CoreError::Store(StoreError::Stale(threads))) if attempt < STALE_RETRIES => {
+                    attempt += 1;
+                    self.learn_threads(&p.org, &threads).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Loads threads another process committed into this process's index (not re-broadcast: they are theirs).
+    async fn learn_threads(&self, org: &OrgId, ids: &[ThreadId]) -> CoreResult<()> {
+        let slot = self.slot(org);
+        let _w = slot.write.lock().await;
+        for id in ids {
+            let Some(t) = self.inner.store.get_thread(org, id).await? else { continue };
+            let initiator = self.inner.store.get_agent(org, &t.initiator_id).await?;
+            let mut idx = slot.index.lock();
+            IndexChange::thread(&t).apply(&mut idx);
+            if let Some(a) = initiator {
+                let online = a.status == crate::core::agents::AgentStatus::Online;
+                IndexChange::Agent { id: a.id, name: a.name, modules: a.modules, online, last_seen: a.last_seen_at }
+                    .apply(&mut idx);
+            }
+        }
+        Ok(())
+    }
+
+    async fn announce_once(&self, p: &Principal, input: &AnnounceInput, check: bool) -> CoreResult<AnnounceOutcome> {
         let announcer = AgentId::parse("agent_id", &input.agent_id)?;
         let subject = input.subject.trim().to_owned();
         if subject.is_empty() {
@@ -142,11 +179,12 @@ impl Core {
             symbols: input.target_symbols.clone(),
             now,
         };
-        let (impact, conflicts, name_known) = {
+        let (impact, conflicts, name_known, layer0_known) = {
             let mut idx = slot.index.lock();
             let impact = score_impact(&mut idx, &query);
             let conflicts = conflicts::detect(&mut idx, &query, &impact);
-            (impact, conflicts, idx.agents.get(&announcer).map(|a| (a.name.clone(), a.modules.clone())))
+            let known = idx.layer0_threads(&query.targets, &query.depends);
+            (impact, conflicts, idx.agents.get(&announcer).map(|a| (a.name.clone(), a.modules.clone())), known)
         };
         let keep_open = input.keep_open || assigned.is_some();
         let open = !impact.concerned.is_empty() || keep_open;
@@ -193,7 +231,15 @@ impl Core {
             .chain(&impact.gray_zone)
             .map(|s| (s.agent_id.clone(), s.layer.map_or("", |l| l.as_str()).to_owned(), s.score))
             .collect();
-        let ann = NewAnnouncement { thread: thread.clone(), announcer_name, firings, introspections, events };
+        let ann = NewAnnouncement {
+            thread: thread.clone(),
+            announcer_name,
+            firings,
+            introspections,
+            events,
+            layer0_known: check.then_some(layer0_known),
+            resolved_since: now.minus_secs(RESOLVED_WINDOW_SECS),
+        };
         let records = self.inner.store.record_announcement(ann, now).await?;
         let (name, modules) = name_known.unwrap_or_else(|| (display_name.clone(), Vec::new()));
         self.change_index(

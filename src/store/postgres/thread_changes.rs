@@ -105,6 +105,7 @@ pub(super) async fn announce(
     let t = &ann.thread;
     let org = &t.org_id;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(org.as_str()).execute(&mut *c).await?;
+    check_layer0(c, &ann).await?;
     sqlx::query(
         "INSERT INTO agents (org_id, id, name, modules, status, registered_at, last_seen_at) \
          VALUES ($1, $2, $3, '[]', 'online', $4, $4) \
@@ -134,6 +135,32 @@ pub(super) async fn announce(
     }
     introspections::insert(c, &ann.introspections).await?;
     events::insert(c, org, &ann.events, now).await
+}
+
+/// Under the org's announcement lock, the active threads on the announced files (Layer-0 candidates: a target of
+/// theirs among our targets and dependencies, or a dependency of theirs among our targets) that the scorer did not
+/// see — committed by another replica whose index change has not arrived yet. Any → `Stale`, the core re-scores.
+async fn check_layer0(c: &mut PgConnection, ann: &NewAnnouncement) -> StoreResult<()> {
+    let Some(known) = &ann.layer0_known else { return Ok(()) };
+    let t = &ann.thread;
+    let targets: Vec<&str> = t.target_files.iter().map(|f| f.as_str()).collect();
+    let mut both = targets.clone();
+    both.extend(t.depends_on_files.iter().flatten().map(|f| f.as_str()));
+    let known: Vec<&str> = known.iter().map(|id| id.as_str()).collect();
+    let unknown: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT f.thread_id FROM thread_files f JOIN threads t ON t.id = f.thread_id          WHERE f.org_id = $1 AND ((f.kind = 'target' AND f.file_path = ANY($2))                                   OR (f.kind = 'depends' AND f.file_path = ANY($3)))            AND f.thread_id <> ALL($4)            AND (t.status IN ('open', 'resolving')                 OR (t.status = 'resolved' AND COALESCE(t.resolved_at, t.created_at) >= $5))",
+    )
+    .bind(t.org_id.as_str())
+    .bind(&both)
+    .bind(&targets)
+    .bind(&known)
+    .bind(codec::t1(ann.resolved_since))
+    .fetch_all(&mut *c)
+    .await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Stale(unknown.into_iter().map(crate::core::ids::ThreadId::new).collect()))
 }
 
 /// Other threads of the org with a target file in common with thread `$1`'s targets.

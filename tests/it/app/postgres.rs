@@ -49,3 +49,38 @@ async fn a_second_server_on_one_database_warns_about_replicas_without_redis() {
     assert!(!replica_warning(&warnings(&first.base).await));
     assert!(replica_warning(&warnings(&second.base).await), "{:?}", warnings(&second.base).await);
 }
+
+/// Two servers on one database and no Redis (so no index changes travel): an announcement on the second still
+/// sees the first one's open thread on the same file, because the store re-reads the Layer-0 candidates under the
+/// org's announcement lock and the core re-scores with what it learned.
+#[tokio::test]
+async fn announcements_of_one_file_on_two_servers_never_miss_each_other() {
+    let db = PgDatabase::create().await;
+    let env = [("COORDINATOR_DATABASE_URL", db.url.as_str()), ("COORDINATOR_DB_POOL_SIZE", "2")];
+    let (first, second) = (spawn_app_with(&env).await, spawn_app_with(&env).await);
+    let http = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: Value| {
+        let req = http.post(format!("{base}{path}")).json(&body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    post(&first.base, "/api/register", serde_json::json!({"agent_id": "alice", "name": "Alice"})).await;
+    let a = post(
+        &first.base,
+        "/api/announce",
+        serde_json::json!({"agent_id": "alice", "subject": "A", "target_modules": [], "target_files": ["src/x.rs"],
+                           "keep_open": true}),
+    )
+    .await;
+    post(&second.base, "/api/register", serde_json::json!({"agent_id": "bob", "name": "Bob"})).await;
+    let b = post(
+        &second.base,
+        "/api/announce",
+        serde_json::json!({"agent_id": "bob", "subject": "B", "target_modules": [], "target_files": ["src/x.rs"]}),
+    )
+    .await;
+    let concerned = &b["impact"]["concerned"][0];
+    assert_eq!((concerned["agent_id"].as_str(), concerned["layer"].as_str()), (Some("alice"), Some("L0")), "{b}");
+    let short = &a["thread_id"].as_str().unwrap()[..8];
+    assert!(concerned["reason"].as_str().unwrap().contains(short), "{b}");
+    assert_eq!(b["status"], "open");
+}

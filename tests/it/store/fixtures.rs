@@ -118,6 +118,8 @@ pub fn announcement(t: &Thread) -> NewAnnouncement {
         firings: vec![],
         introspections: vec![],
         events: vec![opened_event(t)],
+        layer0_known: None,
+        resolved_since: t.created_at,
     }
 }
 

@@ -22,6 +22,8 @@ pub async fn announcement_round_trip(s: Arc<dyn Store>) {
         firings: vec![(aid("b1"), "L1".into(), 100), (aid("g1"), "L3".into(), 30)],
         introspections: vec![i.clone()],
         events: vec![opened_event(&t), opened_event(&t)],
+        layer0_known: None,
+        resolved_since: t.created_at,
     };
     let ev = s.record_announcement(ann, at(0)).await.unwrap();
     assert_eq!(ev.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
