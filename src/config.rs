@@ -20,8 +20,10 @@ pub enum ConfigError {
     File { path: String, problem: String },
 }
 
+mod cluster;
 mod database;
 
+pub use cluster::{Cluster, RateLimit, RedisUrl};
 pub use database::Database;
 use database::redact_password;
 
@@ -100,6 +102,12 @@ pub struct Settings {
     pub log_level: String,
     pub log_json: bool,
     pub mqtt: MqttConfig,
+    /// Redis, leases (operations.md §3).
+    pub cluster: Cluster,
+    /// Interval of the thread-timeout sweeper (30 000 ms).
+    pub timeout_sweep_ms: u64,
+    /// Per-IP bucket of agent registration (auth.md §11).
+    pub register_rate_limit: RateLimit,
 }
 
 /// Values given on the command line (None = not given).
@@ -114,6 +122,7 @@ pub struct Flags {
     pub working_files_ttl_min: Option<i64>,
     pub working_files_sweep_ms: Option<u64>,
     pub log_json: Option<bool>,
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,6 +327,17 @@ impl Settings {
             Some(v) => v,
             None => parse_bool(env, "COORDINATOR_LOG_JSON")?.unwrap_or(true),
         };
+        let cluster = cluster::resolve(cluster::ClusterInput {
+            redis_url: flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")),
+            prefix: env.get("COORDINATOR_REDIS_PREFIX"),
+            lease_ttl_ms: positive(env, "COORDINATOR_LEASE_TTL_MS", 60_000)?.unsigned_abs(),
+            lease_renew_ms: positive(env, "COORDINATOR_LEASE_RENEW_MS", 20_000)?.unsigned_abs(),
+        })?;
+        let register_rate_limit = RateLimit {
+            per: u32::try_from(positive(env, "COORDINATOR_REGISTER_RATE_LIMIT_PER", 10)?)
+                .map_err(|_| invalid("COORDINATOR_REGISTER_RATE_LIMIT_PER", "too large"))?,
+            window_secs: positive(env, "COORDINATOR_REGISTER_RATE_LIMIT_WINDOW_SECONDS", 60)?.unsigned_abs(),
+        };
         Ok(Settings {
             port,
             bind,
@@ -365,6 +385,9 @@ impl Settings {
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             log_json,
             mqtt: mqtt_config(env)?,
+            cluster,
+            timeout_sweep_ms: positive(env, "COORDINATOR_TIMEOUT_SWEEP_INTERVAL_MS", 30_000)?.unsigned_abs(),
+            register_rate_limit,
         })
     }
 

@@ -25,8 +25,17 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "alive"}))
 }
 
+/// `{ok}` when Redis is configured, else null (it never gates readiness: operations.md §3).
+async fn redis_check(s: &AppState) -> Value {
+    match &s.redis {
+        Some(r) => json!({"ok": r.ping().await}),
+        None => Value::Null,
+    }
+}
+
 pub async fn health(State(s): State<AppState>) -> Json<Value> {
     let storage = s.core.store().ping().await.is_ok();
+    let redis = redis_check(&s).await;
     let mut warnings: Vec<String> = Vec::new();
     if s.info.bind_all {
         warnings.push(
@@ -51,7 +60,7 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "version": VERSION,
         "uptime_seconds": uptime(s.started),
         "storage": {"ok": storage, "backend": s.info.storage_backend},
-        "redis": null,
+        "redis": redis,
         "auth_enabled": false,
         "oauth_enabled": false,
         "jwt_secret_set": false,
@@ -81,7 +90,7 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let schema_ok = db && version == expected;
     let draining = s.shutdown.is_cancelled();
     let ready = db && schema_ok && !draining;
-    let body = json!({
+    let mut body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {
             "db": {"ok": db},
@@ -90,6 +99,9 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
         },
         "draining": draining,
     });
+    if s.redis.is_some() {
+        body["checks"]["redis"] = redis_check(&s).await;
+    }
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }

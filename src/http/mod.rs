@@ -24,7 +24,10 @@ pub use api::route_table;
 pub use events::SseConfig;
 pub use guard::Policy;
 
+use crate::cluster::redis_conn::RedisConn;
+use crate::config::RateLimit;
 use crate::core::Core;
+use crate::core::ports::RateLimiter;
 use crate::jobs::RetentionSweeper;
 
 /// Facts about the listener reported by `/health`.
@@ -54,6 +57,18 @@ pub struct AppState {
     pub retention: Option<RetentionSweeper>,
     pub allow_reset: bool,
     pub sse: SseConfig,
+    /// Rate limits of public routes (auth.md §11).
+    pub limits: Limits,
+    /// Redis, when configured: reported by `/health` and `/readyz`, never gating.
+    pub redis: Option<RedisConn>,
+}
+
+/// The rate limiter and the limits it applies.
+#[derive(Clone)]
+pub struct Limits {
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Per-IP bucket of `POST /api/register`.
+    pub register: RateLimit,
 }
 
 impl SseConfig {
