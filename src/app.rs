@@ -11,10 +11,10 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::cluster;
 use crate::cluster::lease::{LeaseConfig, RedisLeader};
 use crate::cluster::ratelimit::{MemoryRateLimiter, RedisRateLimiter};
 use crate::cluster::redis_conn::RedisConn;
-use crate::cluster;
 use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
 use crate::core::ports::{AlwaysLeader, Clock, Leader, LocalBus, RateLimiter, Store, SystemClock};

@@ -193,7 +193,8 @@ impl LeaseTask {
         let mut failing = false;
         loop {
             let started = Instant::now();
-            let deadline = self.held().map_or(started + self.redis.timeout(), |h| h.until.min(started + self.cfg.renew));
+            let deadline =
+                self.held().map_or(started + self.redis.timeout(), |h| h.until.min(started + self.cfg.renew));
             let outcome = match token {
                 Some(t) => self.call(&renew, deadline).await.map(|n| (n == 1).then_some(t)),
                 None => self.call(&acquire, deadline).await.map(|n| (n > 0).then_some(n)),

@@ -90,9 +90,7 @@ impl MemoryRateLimiter {
         let cap = f64::from(limit.max(1));
         let rate = cap / window.as_secs_f64().max(0.001);
         let mut buckets = self.buckets.lock();
-        let b = buckets
-            .entry((endpoint.to_owned(), id.to_owned()))
-            .or_insert(Bucket { tokens: cap, at: now, window });
+        let b = buckets.entry((endpoint.to_owned(), id.to_owned())).or_insert(Bucket { tokens: cap, at: now, window });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(cap);
         b.at = now;
         b.window = window;

@@ -1,14 +1,16 @@
 //! The one integration test binary: full-app tests over real transports (MCP, REST, SSE, dashboard), the CLI
 //! on the real binary, the store conformance suite, the OpenAPI document and the scoring equivalence property
-//! test, and the embedded MQTT broker.
+//! test, the embedded MQTT broker, and the Redis leases and rate limits of several replicas.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod architecture;
 mod cli;
 mod dashboard;
+mod lease;
 mod mqtt;
 mod openapi;
+mod ratelimit;
 mod rest;
 mod scoring;
 mod store;

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::RateLimit;
 use crate::core::reports::TokenUsage;
 use crate::http::AppState;
-use crate::config::RateLimit;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Caller, Input, PathParam};
 

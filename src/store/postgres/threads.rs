@@ -10,8 +10,8 @@ use crate::core::error::CoreError;
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::ids::{AgentId, OrgId, ThreadId};
 use crate::core::ports::{
-    Fence,
-    ClaimRefusal, NewAnnouncement, StoreError, StoreResult, ThreadDecision, ThreadFilter, ThreadStore, ThreadUpdate,
+    ClaimRefusal, Fence, NewAnnouncement, StoreError, StoreResult, ThreadDecision, ThreadFilter, ThreadStore,
+    ThreadUpdate,
 };
 use crate::core::threads::{Introspection, Message, Thread};
 use crate::core::time::Timestamp;

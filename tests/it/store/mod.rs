@@ -6,12 +6,12 @@
 //! agree.
 
 mod agents;
-mod backends;
+pub mod backends;
 mod claims;
 mod concurrency;
 mod fences;
 mod files;
-mod fixtures;
+pub mod fixtures;
 mod inbox;
 mod migrations;
 mod postgres;
