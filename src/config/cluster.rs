@@ -88,3 +88,46 @@ pub struct RateLimit {
     pub per: u32,
     pub window_secs: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(url: Option<&str>, ttl: u64, renew: u64) -> ClusterInput {
+        ClusterInput { redis_url: url.map(str::to_owned), prefix: None, lease_ttl_ms: ttl, lease_renew_ms: renew }
+    }
+
+    fn problem(r: Result<Cluster, ConfigError>) -> String {
+        match r {
+            Err(e) => e.to_string(),
+            Ok(c) => panic!("accepted {c:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_redacted_url() {
+        let c = resolve(input(Some("redis://:s3cret@redis:6379/0"), 60_000, 20_000)).unwrap();
+        assert_eq!(c.prefix, "coordinator:");
+        let url = c.redis_url.unwrap();
+        assert_eq!(url.redacted(), "redis://:***@redis:6379/0");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.expose(), "redis://:s3cret@redis:6379/0");
+    }
+
+    #[test]
+    fn renew_must_leave_room_for_a_retry_before_expiry() {
+        assert!(resolve(input(None, 1000, 500)).is_ok());
+        let e = problem(resolve(input(None, 1000, 501)));
+        assert!(e.starts_with("COORDINATOR_LEASE_RENEW_MS: must be at most half"), "{e}");
+        assert!(problem(resolve(input(None, 99, 10))).starts_with("COORDINATOR_LEASE_TTL_MS"));
+    }
+
+    #[test]
+    fn only_plain_redis_urls_with_a_host() {
+        let e = problem(resolve(input(Some("rediss://:pw@h:6380"), 60_000, 20_000)));
+        assert!(e.contains("rediss://") && !e.contains("pw"), "{e}");
+        let e = problem(resolve(input(Some("http://u:pw@h"), 60_000, 20_000)));
+        assert!(e.contains("\"http\"") && !e.contains("pw"), "{e}");
+        assert!(problem(resolve(input(Some("not a url"), 60_000, 20_000))).starts_with("COORDINATOR_REDIS_URL"));
+    }
+}
