@@ -328,7 +328,7 @@ async fn start_cluster(settings: &Settings, shutdown: &Shutdown) -> anyhow::Resu
         tracing::warn!(component = "redis", "Redis is configured with SQLite: this stays a single-instance server");
     }
     let instance = cluster::instance_id();
-    if redis.ping().await {
+    if redis.ping_within(Duration::from_millis(500)).await {
         tracing::info!(component = "redis", redis = %url.redacted(), %instance, "Redis connected");
     } else {
         tracing::warn!(component = "redis", redis = %url.redacted(), %instance,

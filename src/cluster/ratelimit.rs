@@ -4,7 +4,8 @@
 //! `MemoryRateLimiter` keeps the buckets of this process (idle ones evicted every 60 s). `RedisRateLimiter` runs
 //! one Lua script per call on `<prefix>rl:{<endpoint>}:<id>` (refill + take, atomically, with Redis's clock;
 //! the key expires after one window of inactivity) so all replicas share one budget; when Redis fails it falls
-//! back to its in-memory limiter for that call (per-replica limits, operations.md §3) and says so once.
+//! back to its in-memory limiter (per-replica limits, operations.md §3) for 5 s before trying Redis again, and
+//! says so once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -139,18 +140,30 @@ redis.call('PEXPIRE', KEYS[1], window)
 return {ok, wait}
 ";
 
+/// After a Redis failure, calls use the memory buckets this long before Redis is tried again (so a blackholed
+/// Redis does not add its timeout to every request).
+pub const RETRY_REDIS_AFTER: Duration = Duration::from_secs(5);
+
 /// Buckets shared by every replica through Redis.
 pub struct RedisRateLimiter {
     redis: RedisConn,
     script: Script,
     fallback: MemoryRateLimiter,
     degraded: AtomicBool,
+    /// While set and in the future, skip Redis.
+    skip_until: Mutex<Option<Instant>>,
 }
 
 impl RedisRateLimiter {
     /// A limiter on `redis`, falling back to `fallback` while Redis fails.
     pub fn new(redis: RedisConn, fallback: MemoryRateLimiter) -> Self {
-        Self { redis, script: Script::new(TAKE), fallback, degraded: AtomicBool::new(false) }
+        Self {
+            redis,
+            script: Script::new(TAKE),
+            fallback,
+            degraded: AtomicBool::new(false),
+            skip_until: Mutex::new(None),
+        }
     }
 
     async fn shared(&self, endpoint: &str, id: &str, limit: u32, window: Duration) -> Result<Decision, String> {
@@ -172,6 +185,9 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn check(&self, endpoint: &str, id: &str, limit: u32, window: Duration) -> Decision {
+        if self.skip_until.lock().is_some_and(|t| Instant::now() < t) {
+            return self.fallback.take(endpoint, id, limit, window);
+        }
         match self.shared(endpoint, id, limit, window).await {
             Ok(d) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
@@ -180,6 +196,7 @@ impl RateLimiter for RedisRateLimiter {
                 d
             }
             Err(e) => {
+                *self.skip_until.lock() = Some(Instant::now() + RETRY_REDIS_AFTER);
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(component = "redis", error = %e,
                         "Redis unavailable: rate limits fall back to this replica's memory");

@@ -66,9 +66,17 @@ impl RedisConn {
         }
     }
 
-    /// Whether Redis answers `PING` now (readiness reports it; never gating).
+    /// Whether Redis answers `PING` within the command timeout.
     pub async fn ping(&self) -> bool {
+        self.ping_within(self.timeout).await
+    }
+
+    /// Whether Redis answers `PING` within `limit` (probes use a short one: a dead Redis must not make a
+    /// readiness probe time out).
+    pub async fn ping_within(&self, limit: Duration) -> bool {
         let mut c = self.manager();
-        self.bounded(redis::cmd("PING").query_async::<String>(&mut c)).await.is_ok()
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut c);
+        matches!(tokio::time::timeout(limit.min(self.timeout), ping).await, Ok(Ok(_)))
     }
 }

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use super::AppState;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Bound of the Redis check of `/health` and `/readyz` (probes time out after 1 s by default).
+const REDIS_PROBE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn uptime(started: Instant) -> u64 {
     started.elapsed().as_secs()
@@ -28,7 +30,7 @@ pub async fn healthz() -> Json<Value> {
 /// `{ok}` when Redis is configured, else null (it never gates readiness: operations.md §3).
 async fn redis_check(s: &AppState) -> Value {
     match &s.redis {
-        Some(r) => json!({"ok": r.ping().await}),
+        Some(r) => json!({"ok": r.ping_within(REDIS_PROBE).await}),
         None => Value::Null,
     }
 }
@@ -51,6 +53,9 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
     }
     if let Some(e) = &s.info.mqtt_tcp_error {
         warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
+    }
+    if redis["ok"] == false {
+        warnings.push("Redis unreachable: singleton jobs are paused and rate limits are per replica".into());
     }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());

@@ -276,3 +276,22 @@ async fn two_apps_on_one_database_time_a_thread_out_exactly_once() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_whose_redis_is_down_serves_and_reports_it_without_failing_readiness() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}");
+    let app = spawn_app_with(&[("COORDINATOR_REDIS_URL", url.as_str())]).await;
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ready: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ready["checks"]["redis"], json!({"ok": false}), "{ready}");
+    let health: serde_json::Value =
+        http.get(format!("{}/health", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["redis"], json!({"ok": false}));
+    assert!(health["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("Redis")), "{health}");
+    assert!(!health.to_string().contains("hunter2"));
+    let c = connect(&app.url).await;
+    call(&c, "register_agent", json!({"agent_id": "a", "name": "a", "modules": []})).await;
+}
