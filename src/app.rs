@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
-use crate::cluster;
 use crate::cluster::lease::{LeaseConfig, RedisLeader};
 use crate::cluster::ratelimit::{MemoryRateLimiter, RedisRateLimiter};
+use crate::cluster::redis_bus::RedisBus;
 use crate::cluster::redis_conn::RedisConn;
 use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
@@ -22,7 +22,7 @@ use crate::core::{Core, CoreSettings};
 use crate::http::{AppState, Limits, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
-use crate::mcp::{CoreBackend, McpHttpConfig, McpServer};
+use crate::mcp::{CoreBackend, McpHttpConfig, McpServer, SessionRegistry};
 use crate::mqtt::broker::BrokerSettings;
 use crate::mqtt::external::ExternalSettings;
 use crate::mqtt::retained::RETAINED_CAP;
@@ -111,13 +111,23 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 /// `build_core` with an explicit clock (tests drive time by hand).
 pub async fn build_core_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
     let store = open_store(settings).await?;
+    start_core(settings, store, Arc::new(LocalBus::new(4096)), clock).await
+}
+
+/// Starts the core on an opened store and a bus.
+async fn start_core(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn crate::core::ports::EventBus>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Core> {
     let core_settings = CoreSettings {
         online_ttl_secs: settings.online_ttl_secs,
         working_files_ttl_min: settings.working_files_ttl_min,
         repo_roots: repo_roots(settings),
         inbox_max_backlog: settings.inbox_max_backlog,
     };
-    Core::start(store, Arc::new(LocalBus::new(4096)), clock, core_settings)
+    Core::start(store, bus, clock, core_settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the coordinator state: {e}"))
 }
@@ -143,25 +153,49 @@ impl App {
             Database::Sqlite(db) => Some(lock_data_dir(db)?),
             Database::Postgres(_) => None,
         };
-        let core = build_core_with(&settings, clock).await?;
+        let store = open_store(&settings).await?;
+        // One id per process: the fan-out's origin and the holder of job leases.
+        let instance = crate::cluster::instance_id();
+        let redis = match &settings.redis_url {
+            Some(url) => Some(RedisBus::new(url, &settings.redis_prefix, instance.clone(), 4096)?),
+            None => None,
+        };
+        let bus: Arc<dyn crate::core::ports::EventBus> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(LocalBus::new(4096)),
+        };
+        let core = start_core(&settings, store.clone(), bus, clock).await?;
         let replica = match &settings.database {
             Database::Sqlite(_) => None,
             Database::Postgres(url) => Some(claim_replica(url).await.map_err(|e| anyhow::anyhow!("{e}"))?),
         };
         let other_replica = replica.as_ref().is_some_and(|r| r.other_replica);
-        if other_replica {
+        if let Some(Database::Sqlite(_)) = redis.as_ref().map(|_| &settings.database) {
             tracing::warn!(
                 component = "app",
-                "another mcp-coordinator server uses this Postgres database; several replicas need Redis, which this \
-                 version does not support: events made on one replica do not reach clients of the others"
+                "COORDINATOR_REDIS_URL with SQLite: SQLite allows one server per database, so this stays one replica"
             );
         }
+        if other_replica && redis.is_none() {
+            tracing::warn!(
+                component = "app",
+                "another mcp-coordinator server uses this Postgres database without Redis: set COORDINATOR_REDIS_URL \
+                 on every replica, or events, indexes and leases do not cross replicas"
+            );
+        }
+        let session_store = shared_session_store(&settings).await?;
         let addr = SocketAddr::new(settings.bind, settings.port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {addr}: {e} (is another server running? choose another --port or PORT)")
         })?;
         let addr = listener.local_addr().context("listener has no local address")?;
         let shutdown = Shutdown::new();
+        if let Some(r) = &redis {
+            r.start(&core, store, &shutdown).await?;
+            tracing::info!(component = "redis", origin = %r.origin(),
+                url = %crate::cluster::redact_url(settings.redis_url.as_deref().unwrap_or_default()),
+                "cross-replica fan-out through Redis");
+        }
         let broker = match start_mqtt(&core, &settings, mqtt_auth, &shutdown).await {
             Ok(b) => b,
             Err(e) => {
@@ -172,7 +206,7 @@ impl App {
         let tcp = broker.as_ref().map(|b| b.tcp.clone()).unwrap_or_default();
         let retention =
             settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
-        let cluster = match start_cluster(&settings, &shutdown).await {
+        let cluster = match start_cluster(&settings, &instance, &shutdown).await {
             Ok(c) => c,
             Err(e) => {
                 shutdown.trigger();
@@ -191,6 +225,7 @@ impl App {
         }
         let mcp_cfg = McpHttpConfig {
             stateful: settings.session_mode == SessionMode::Stateful,
+            session_store,
             json_response: settings.json_response,
             allowed_hosts,
             session_ttl: Duration::from_millis(settings.session_ttl_ms),
@@ -213,12 +248,12 @@ impl App {
                 mqtt_embedded: broker.is_some(),
                 mqtt_tcp_port: tcp.port,
                 mqtt_tcp_error: tcp.error.clone(),
+                redis_connected: redis.as_ref().map(|r| r.connected_flag()),
             },
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
             limits: Limits { limiter: cluster.limiter, register: settings.register_rate_limit },
-            redis: cluster.redis,
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
         // With an external broker there is no `/mqtt` (it answers 404).
@@ -308,38 +343,44 @@ impl App {
 struct ClusterParts {
     leader: Arc<dyn Leader>,
     limiter: Arc<dyn RateLimiter>,
-    redis: Option<RedisConn>,
 }
 
 /// With `COORDINATOR_REDIS_URL`: Redis leases and shared rate limits (an unreachable Redis is a warning: the
 /// server serves, its singleton jobs wait for Redis). Without: this process leads every job, limits in memory.
-async fn start_cluster(settings: &Settings, shutdown: &Shutdown) -> anyhow::Result<ClusterParts> {
+async fn start_cluster(settings: &Settings, instance: &str, shutdown: &Shutdown) -> anyhow::Result<ClusterParts> {
     let memory = MemoryRateLimiter::new();
     memory.spawn_eviction(shutdown);
-    let Some(url) = &settings.cluster.redis_url else {
-        return Ok(ClusterParts { leader: Arc::new(AlwaysLeader), limiter: Arc::new(memory), redis: None });
+    let Some(url) = settings.redis_url.as_deref() else {
+        return Ok(ClusterParts { leader: Arc::new(AlwaysLeader), limiter: Arc::new(memory) });
     };
-    let c = &settings.cluster;
-    let renew = Duration::from_millis(c.lease_renew_ms);
+    let shown = crate::cluster::redact_url(url);
+    let renew = Duration::from_millis(settings.cluster.lease_renew_ms);
     let timeout = (renew / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
-    let redis = RedisConn::open(url.expose(), &c.prefix, timeout)
-        .map_err(|e| anyhow::anyhow!("Redis at {}: {e}", url.redacted()))?;
-    if matches!(settings.database, Database::Sqlite(_)) {
-        tracing::warn!(component = "redis", "Redis is configured with SQLite: this stays a single-instance server");
-    }
-    let instance = cluster::instance_id();
-    if redis.ping_within(Duration::from_millis(500)).await {
-        tracing::info!(component = "redis", redis = %url.redacted(), %instance, "Redis connected");
-    } else {
-        tracing::warn!(component = "redis", redis = %url.redacted(), %instance,
+    let redis =
+        RedisConn::open(url, &settings.redis_prefix, timeout).map_err(|e| anyhow::anyhow!("Redis at {shown}: {e}"))?;
+    if !redis.ping_within(Duration::from_millis(500)).await {
+        tracing::warn!(component = "redis", redis = %shown, instance,
             "Redis unreachable: serving anyway; singleton jobs wait for it and rate limits stay per replica");
     }
-    let cfg = LeaseConfig { instance, ttl: Duration::from_millis(c.lease_ttl_ms), renew };
+    let cfg =
+        LeaseConfig { instance: instance.to_owned(), ttl: Duration::from_millis(settings.cluster.lease_ttl_ms), renew };
     Ok(ClusterParts {
         leader: RedisLeader::new(redis.clone(), cfg, shutdown),
-        limiter: Arc::new(RedisRateLimiter::new(redis.clone(), memory)),
-        redis: Some(redis),
+        limiter: Arc::new(RedisRateLimiter::new(redis, memory)),
     })
+}
+
+/// Stateful MCP sessions with `COORDINATOR_REDIS_URL` set: their records in Redis, so every replica can serve
+/// them (`None`: in memory, or stateless mode).
+async fn shared_session_store(settings: &Settings) -> anyhow::Result<Option<Arc<SessionRegistry>>> {
+    let (SessionMode::Stateful, Some(url)) = (settings.session_mode, settings.redis_url.as_deref()) else {
+        return Ok(None);
+    };
+    let ttl = Duration::from_millis(settings.session_ttl_ms);
+    let registry = SessionRegistry::redis(url, &settings.redis_prefix, ttl)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis (COORDINATOR_REDIS_URL): {e}"))?;
+    Ok(Some(registry))
 }
 
 /// Starts the embedded broker (`Some`) or connects to the external one (`None`).

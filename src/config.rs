@@ -1,6 +1,7 @@
-//! The ONLY place that reads flags, environment variables and `~/.mcp-coordinator/config.json`. Precedence:
-//! flag > env > config.json > default. Everything is validated once into a typed `Settings`; an invalid value
-//! is a `ConfigError` naming the variable (exit code 64).
+//! The ONLY place that reads flags, environment variables and `~/.mcp-coordinator/config.json` (with its
+//! submodules; `channel` holds the Channels sidecar's settings). Precedence: flag > env > config.json > default.
+//! Everything is validated once into a typed `Settings`; an invalid value is a `ConfigError` naming the variable
+//! (exit code 64).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -20,10 +21,12 @@ pub enum ConfigError {
     File { path: String, problem: String },
 }
 
+mod channel;
 mod cluster;
 mod database;
 
-pub use cluster::{Cluster, RateLimit, RedisUrl};
+pub use channel::{ChannelFlags, ChannelSettings};
+pub use cluster::{Cluster, RateLimit};
 pub use database::Database;
 use database::redact_password;
 
@@ -90,6 +93,11 @@ pub struct Settings {
     pub max_sse_clients: usize,
     pub inbox_max_backlog: usize,
     pub public_url: Option<String>,
+    /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, MCP sessions, job leases
+    /// and rate limits through it. May carry a password: log it only through `cluster::redact_url`.
+    pub redis_url: Option<String>,
+    /// Key and channel prefix in Redis (`COORDINATOR_REDIS_PREFIX`).
+    pub redis_prefix: String,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
     pub json_response: bool,
@@ -102,7 +110,7 @@ pub struct Settings {
     pub log_level: String,
     pub log_json: bool,
     pub mqtt: MqttConfig,
-    /// Redis, leases (operations.md §3).
+    /// Lease timings of the singleton jobs (operations.md §3).
     pub cluster: Cluster,
     /// Interval of the thread-timeout sweeper (30 000 ms).
     pub timeout_sweep_ms: u64,
@@ -133,9 +141,16 @@ struct FileServer {
 }
 
 #[derive(Debug, Default, Deserialize)]
+struct FileDefaults {
+    coordinator_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     #[serde(default)]
     server: FileServer,
+    #[serde(default)]
+    defaults: FileDefaults,
 }
 
 /// Where environment values come from (the process environment, or a map in tests).
@@ -328,8 +343,6 @@ impl Settings {
             None => parse_bool(env, "COORDINATOR_LOG_JSON")?.unwrap_or(true),
         };
         let cluster = cluster::resolve(cluster::ClusterInput {
-            redis_url: flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")),
-            prefix: env.get("COORDINATOR_REDIS_PREFIX"),
             lease_ttl_ms: positive(env, "COORDINATOR_LEASE_TTL_MS", 60_000)?.unsigned_abs(),
             lease_renew_ms: positive(env, "COORDINATOR_LEASE_RENEW_MS", 20_000)?.unsigned_abs(),
         })?;
@@ -363,6 +376,8 @@ impl Settings {
             max_sse_clients: positive(env, "COORDINATOR_MAX_SSE_CLIENTS", 100)?.unsigned_abs() as usize,
             inbox_max_backlog: positive(env, "COORDINATOR_INBOX_MAX_BACKLOG", 1000)?.unsigned_abs() as usize,
             public_url: env.get("COORDINATOR_PUBLIC_URL"),
+            redis_url: redis_url(flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")))?,
+            redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
             json_response: parse_bool(env, "COORDINATOR_MCP_JSON_RESPONSE")?.unwrap_or(true),
@@ -434,6 +449,22 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
             as usize,
         required: parse_bool(env, "COORDINATOR_MQTT_REQUIRED")?.unwrap_or(false),
     })
+}
+
+/// `COORDINATOR_REDIS_URL` / `--redis-url`: `redis://…` or a Unix socket (`redis+unix://`, `unix://`); unset = no
+/// Redis. `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature.
+fn redis_url(v: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = v.filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+    if !["redis://", "redis+unix://", "unix://"].iter().any(|scheme| url.starts_with(scheme)) {
+        return Err(invalid(
+            "COORDINATOR_REDIS_URL",
+            format!(
+                "expected redis://host:port or redis+unix:///path (rediss:// is not supported), got {:?}",
+                redact_password(&url)
+            ),
+        ));
+    }
+    Ok(Some(url))
 }
 
 fn sqlite_file(data_dir: &Path) -> PathBuf {
@@ -558,6 +589,23 @@ mod tests {
         ] {
             let err = Settings::resolve(&Flags::default(), &env(&[("HOME", &h), (k, v)])).unwrap_err();
             assert!(err.to_string().starts_with(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn redis_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let s = Settings::resolve(&Flags::default(), &env(&[("HOME", &h)])).unwrap();
+        assert_eq!((s.redis_url, s.redis_prefix.as_str()), (None, "coordinator:"));
+        let e =
+            env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", "redis://r:6379/0"), ("COORDINATOR_REDIS_PREFIX", "c1:")]);
+        let s = Settings::resolve(&Flags::default(), &e).unwrap();
+        assert_eq!((s.redis_url.as_deref(), s.redis_prefix.as_str()), (Some("redis://r:6379/0"), "c1:"));
+        for url in ["http://u:secret@r:6379", "rediss://u:secret@r:6379"] {
+            let e = env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", url)]);
+            let err = Settings::resolve(&Flags::default(), &e).unwrap_err().to_string();
+            assert!(err.starts_with("COORDINATOR_REDIS_URL") && !err.contains("secret"), "{err}");
         }
     }
 

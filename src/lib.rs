@@ -6,10 +6,12 @@
 //! `mqtt` embeds the MQTT broker (TCP + WebSocket at `/mqtt`) and bridges events to topics;
 //! `cluster` holds what replicas share through Redis (job leases with fencing tokens, rate limits);
 //! `jobs` runs the sweepers; `config` resolves settings; `app` wires everything; `lifecycle` owns tasks;
-//! `cli` parses and runs the commands (server lifecycle and daemon, init, doctor, backup/restore, migrate).
+//! `cli` parses and runs the commands (server lifecycle and daemon, init, doctor, backup/restore, migrate);
+//! `channel` is the Claude Code Channels sidecar (a stdio MCP server relaying the MQTT events into Claude Code).
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod channel;
 pub mod cli;
 pub mod cluster;
 pub mod config;

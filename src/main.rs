@@ -14,5 +14,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(mcp_coordinator::cli::run(cli))
+    let code = runtime.block_on(mcp_coordinator::cli::run(cli));
+    // stdin is read on a blocking thread that nothing can interrupt (stdio, channel): do not wait for it forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }

@@ -1,9 +1,11 @@
 //! Command-line interface (operations.md §1): `server {start,stop,restart,status,logs,backup,restore}`, `stdio`,
-//! `init`, `uninstall`, `dashboard`, `doctor`, `migrate`, `version`. Parses flags into `config::Flags` and hands
-//! them to `config`, which alone reads the environment and config.json. Every failure ends as one line on stderr
-//! (`mcp-coordinator: <what> (hint: <what to do>)`) and a non-zero exit code, never a panic.
+//! `init`, `uninstall`, `dashboard`, `doctor`, `migrate`, `channel`, `version`. Parses flags into `config::Flags`
+//! (`config::ChannelFlags` for `channel`) and hands them to `config`, which alone reads the environment and
+//! config.json. Every failure ends as one line on stderr (`mcp-coordinator: <what> (hint: <what to do>)`) and a
+//! non-zero exit code, never a panic.
 
 mod backup;
+mod channel;
 mod daemon;
 mod doctor;
 mod init;
@@ -55,6 +57,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
+    /// Claude Code Channels sidecar: relay coordination events to a Claude Code session over stdio MCP.
+    Channel(channel::ChannelArgs),
     /// Print the version.
     Version {
         /// Machine-readable output.
@@ -163,14 +167,17 @@ pub type Outcome = Result<ExitCode, Failure>;
 
 /// Resolves settings; an invalid configuration is exit 64.
 pub(crate) fn settings(flags: &Flags) -> Result<Settings, Failure> {
-    Settings::resolve(flags, &ProcessEnv).map_err(|e| {
-        let failure = Failure::new(EXIT_CONFIG, format!("invalid configuration: {e}"));
-        match e {
-            // The file error already says how to fix it.
-            crate::config::ConfigError::File { .. } => failure,
-            crate::config::ConfigError::Invalid { .. } => failure.hint("fix or unset the setting named above"),
-        }
-    })
+    Settings::resolve(flags, &ProcessEnv).map_err(config_failure)
+}
+
+/// An invalid configuration: exit 64, with a hint unless the message already says how to fix it.
+pub(crate) fn config_failure(e: crate::config::ConfigError) -> Failure {
+    let failure = Failure::new(EXIT_CONFIG, format!("invalid configuration: {e}"));
+    match e {
+        // The file error already says how to fix it.
+        crate::config::ConfigError::File { .. } => failure,
+        crate::config::ConfigError::Invalid { .. } => failure.hint("fix or unset the setting named above"),
+    }
 }
 
 /// Makes a closed stdout (`mcp-coordinator server logs | head`) end the process quietly instead of panicking with a
@@ -210,6 +217,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Dashboard(a) => status::dashboard(&a),
         Command::Doctor(a) => doctor::doctor(&a).await,
         Command::Migrate(a) => migrate(&a).await,
+        Command::Channel(a) => channel::channel(&a).await,
     };
     outcome.unwrap_or_else(|f| {
         match &f.hint {

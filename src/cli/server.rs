@@ -69,7 +69,6 @@ impl StartFlags {
         push("bind", self.bind.clone());
         push("database-url", self.store.database_url.clone());
         push("redis-url", self.redis_url.clone());
-        push("redis-url", self.redis_url.clone());
         push("max-body-bytes", self.max_body_bytes.map(|v| v.to_string()));
         push("working-files-ttl-min", self.working_files_ttl_min.map(|v| v.to_string()));
         push("working-files-sweep-ms", self.working_files_sweep_ms.map(|v| v.to_string()));

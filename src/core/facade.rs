@@ -7,12 +7,13 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::announce::index::{ACTIVITY_WINDOW_SECS, IdxThread, OrgIndex, RESOLVED_WINDOW_SECS};
+use super::announce::sync::IndexChange;
 use super::error::CoreResult;
 use super::events::EventRecord;
 use super::ids::OrgId;
 use super::inbox::Waiters;
 use super::paths::RepoRoots;
-use super::ports::{Clock, EventBus, MqttBus, Store};
+use super::ports::{Clock, ClusterLink, EventBus, MqttBus, Store};
 use super::principal::Principal;
 use super::time::Timestamp;
 
@@ -50,6 +51,8 @@ pub(crate) struct Inner {
     orgs: Mutex<HashMap<OrgId, Arc<OrgSlot>>>,
     ensured: Mutex<HashSet<OrgId>>,
     pub(crate) mqtt: std::sync::OnceLock<Arc<dyn MqttBus>>,
+    /// The other replicas (none on a single process).
+    pub(crate) link: std::sync::OnceLock<Arc<dyn ClusterLink>>,
     pub(crate) waiters: Waiters,
     pub(crate) inbox_backlog: usize,
 }
@@ -78,6 +81,7 @@ impl Core {
                 orgs: Mutex::new(HashMap::new()),
                 ensured: Mutex::new(HashSet::new()),
                 mqtt: std::sync::OnceLock::new(),
+                link: std::sync::OnceLock::new(),
                 waiters: Waiters::default(),
             }),
         };
@@ -134,6 +138,55 @@ impl Core {
         if !events.is_empty() {
             self.inner.bus.publish(events);
         }
+    }
+
+    /// Connects the other replicas: index changes, inbox wake-ups and waiter supersession are sent to them.
+    pub fn attach_link(&self, link: Arc<dyn ClusterLink>) {
+        let _ = self.inner.link.set(link);
+    }
+
+    pub(crate) fn link(&self) -> Option<&Arc<dyn ClusterLink>> {
+        self.inner.link.get()
+    }
+
+    /// Applies index changes after their commit (caller holds the org's write lock) and tells the other replicas.
+    pub(crate) fn change_index(&self, org: &OrgId, slot: &OrgSlot, changes: Vec<IndexChange>) {
+        {
+            let mut idx = slot.index.lock();
+            for c in &changes {
+                c.apply(&mut idx);
+            }
+        }
+        if let Some(link) = self.link() {
+            link.index_changed(org, &changes);
+        }
+    }
+
+    /// Applies index changes another replica made.
+    pub fn apply_remote_index(&self, org: &OrgId, changes: &[IndexChange]) {
+        let slot = self.slot(org);
+        let mut idx = slot.index.lock();
+        for c in changes {
+            c.apply(&mut idx);
+        }
+    }
+
+    /// Rebuilds every org's indexes from the store while holding every known org's write lock (after this
+    /// replica may have missed index changes of others, e.g. across a Redis outage).
+    pub async fn resync_indexes(&self) -> CoreResult<()> {
+        let mut slots: Vec<(OrgId, Arc<OrgSlot>)> =
+            self.inner.orgs.lock().iter().map(|(o, s)| (o.clone(), s.clone())).collect();
+        slots.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut guards = Vec::with_capacity(slots.len());
+        for (_, s) in &slots {
+            guards.push(s.write.lock().await);
+        }
+        for (_, s) in &slots {
+            *s.index.lock() = OrgIndex::new(self.ttl());
+        }
+        let r = self.rebuild_indexes().await;
+        drop(guards);
+        r
     }
 
     /// Rebuilds every org's indexes from the store (boot, resync).

@@ -10,6 +10,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, watch};
 
 use super::agents::{Activity, Agent};
+use super::announce::sync::IndexChange;
 use super::deps::ModuleInfo;
 use super::error::CoreError;
 use super::events::{DomainEvent, EventRecord};
@@ -312,6 +313,8 @@ pub trait SystemStore: Send + Sync {
     ) -> StoreResult<usize>;
     async fn events_after(&self, org: &OrgId, after_seq: i64, limit: usize) -> StoreResult<Vec<EventRecord>>;
     async fn latest_events(&self, org: &OrgId, limit: usize) -> StoreResult<Vec<EventRecord>>;
+    /// The last event `seq` allocated per org (committed), for every org that has one.
+    async fn event_heads(&self) -> StoreResult<Vec<(OrgId, i64)>>;
 }
 
 /// One row of the per-layer scoring statistics: firings of `layer` whose thread ended in `outcome`.
@@ -436,10 +439,29 @@ pub trait MqttBus: Send + Sync {
     fn connected(&self) -> bool;
 }
 
-/// Fan-out of committed events (in-process now; Redis across replicas later).
+/// Fan-out of committed events.
 pub trait EventBus: Send + Sync {
+    /// Hands over events this process just committed.
     fn publish(&self, events: &[EventRecord]);
+    /// Every event of every replica, once, in `seq` order per org (SSE, the embedded broker's bridge).
     fn subscribe(&self) -> broadcast::Receiver<EventRecord>;
+    /// Only the events this process committed, as published (work done once per event cluster-wide: inbox
+    /// delivery, publishing to a shared external broker). On a single process the same stream as `subscribe`.
+    fn subscribe_local(&self) -> broadcast::Receiver<EventRecord> {
+        self.subscribe()
+    }
+}
+
+/// What a replica tells the other replicas besides events: scorer index changes, inbox wake-ups and waiter
+/// supersession. Fire-and-forget: the store stays the truth, and a receiver that may have missed a message
+/// resynchronises from it.
+pub trait ClusterLink: Send + Sync {
+    fn index_changed(&self, org: &OrgId, changes: &[IndexChange]);
+    fn inbox_woken(&self, org: &OrgId, agents: &[AgentId]);
+    /// A `wait_for_message` waiter registered at `since` (ms).
+    fn waiter_registered(&self, org: &OrgId, agent: &AgentId, since: i64);
+    /// A client (or `mqtt_publish`) publish accepted here, for the other replicas' MQTT subscribers.
+    fn mqtt_forward(&self, org: &OrgId, suffix: &str, payload: &[u8], qos: Qos, retain: bool);
 }
 
 /// In-process bus over a tokio broadcast channel.

@@ -198,7 +198,7 @@ impl Core {
         let slot = self.slot(&p.org);
         let _w = slot.write.lock().await;
         let deleted = self.inner.store.reset_org(&p.org).await?;
-        *slot.index.lock() = super::announce::index::OrgIndex::new(self.ttl());
+        self.change_index(&p.org, &slot, vec![super::announce::sync::IndexChange::Reset]);
         Ok(deleted.into_iter().collect())
     }
 

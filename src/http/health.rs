@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 use super::AppState;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Bound of the Redis check of `/health` and `/readyz` (probes time out after 1 s by default).
-const REDIS_PROBE: std::time::Duration = std::time::Duration::from_millis(300);
 
 fn uptime(started: Instant) -> u64 {
     started.elapsed().as_secs()
@@ -27,35 +25,30 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "alive"}))
 }
 
-/// `{ok}` when Redis is configured, else null (it never gates readiness: operations.md §3).
-async fn redis_check(s: &AppState) -> Value {
-    match &s.redis {
-        Some(r) => json!({"ok": r.ping_within(REDIS_PROBE).await}),
-        None => Value::Null,
-    }
-}
-
 pub async fn health(State(s): State<AppState>) -> Json<Value> {
     let storage = s.core.store().ping().await.is_ok();
-    let redis = redis_check(&s).await;
     let mut warnings: Vec<String> = Vec::new();
     if s.info.bind_all {
         warnings.push(
             "listening on all interfaces in open mode: anyone who can reach the port can act as any agent".into(),
         );
     }
-    if s.info.other_replica {
+    if s.info.other_replica && s.info.redis_connected.is_none() {
         warnings.push(
-            "another server uses this Postgres database: several replicas need Redis, which this version does not \
-             support (events do not cross replicas)"
+            "another server uses this Postgres database without Redis: set COORDINATOR_REDIS_URL on every replica \
+             (events, indexes and leases do not cross replicas without it)"
+                .into(),
+        );
+    }
+    if s.info.redis_connected.as_ref().is_some_and(|c| !c.load(std::sync::atomic::Ordering::Relaxed)) {
+        warnings.push(
+            "Redis unreachable: serving from the store; events of other replicas arrive on reconnect; singleton jobs \
+             are paused and rate limits are per replica"
                 .into(),
         );
     }
     if let Some(e) = &s.info.mqtt_tcp_error {
         warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));
-    }
-    if redis["ok"] == false {
-        warnings.push("Redis unreachable: singleton jobs are paused and rate limits are per replica".into());
     }
     if s.retention.as_ref().is_some_and(|r| r.status().circuit_open) {
         warnings.push("retention sweeper circuit breaker is open".into());
@@ -65,7 +58,7 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         "version": VERSION,
         "uptime_seconds": uptime(s.started),
         "storage": {"ok": storage, "backend": s.info.storage_backend},
-        "redis": redis,
+        "redis": s.info.redis_check(),
         "auth_enabled": false,
         "oauth_enabled": false,
         "jwt_secret_set": false,
@@ -95,18 +88,16 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let schema_ok = db && version == expected;
     let draining = s.shutdown.is_cancelled();
     let ready = db && schema_ok && !draining;
-    let mut body = json!({
+    let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {
             "db": {"ok": db},
             "schema": {"ok": schema_ok, "version": version, "expected": expected},
             "mqtt": mqtt_check(&s),
+            "redis": s.info.redis_check(),
         },
         "draining": draining,
     });
-    if s.redis.is_some() {
-        body["checks"]["redis"] = redis_check(&s).await;
-    }
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }

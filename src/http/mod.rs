@@ -24,7 +24,6 @@ pub use api::route_table;
 pub use events::SseConfig;
 pub use guard::Policy;
 
-use crate::cluster::redis_conn::RedisConn;
 use crate::config::RateLimit;
 use crate::core::Core;
 use crate::core::ports::RateLimiter;
@@ -45,6 +44,19 @@ pub struct ListenerInfo {
     pub mqtt_tcp_port: Option<u16>,
     /// Why the MQTT TCP listener is not listening.
     pub mqtt_tcp_error: Option<String>,
+    /// With `COORDINATOR_REDIS_URL`: whether the fan-out subscription is up.
+    pub redis_connected: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl ListenerInfo {
+    /// `null` without Redis, else `{ok}` (`/health`, `/readyz`; never gates readiness: replicas keep serving
+    /// from the store and catch up when Redis returns).
+    pub fn redis_check(&self) -> serde_json::Value {
+        match &self.redis_connected {
+            None => serde_json::Value::Null,
+            Some(c) => serde_json::json!({"ok": c.load(std::sync::atomic::Ordering::Relaxed)}),
+        }
+    }
 }
 
 /// Shared state of HTTP handlers.
@@ -59,8 +71,6 @@ pub struct AppState {
     pub sse: SseConfig,
     /// Rate limits of public routes (auth.md §11).
     pub limits: Limits,
-    /// Redis, when configured: reported by `/health` and `/readyz`, never gating.
-    pub redis: Option<RedisConn>,
 }
 
 /// The rate limiter and the limits it applies.

@@ -2,16 +2,17 @@
 //!
 //! rmcp's `StreamableHttpService` does the protocol work (Accept/Content-Type checks, Host
 //! allow-list, `MCP-Protocol-Version` validation, sessions, SSE). This module only turns our
-//! settings into its config and adjusts a few answers to the spec (see [`spec_answers`]). Auth is not done
-//! here: an axum layer in front of this router inserts the caller's `Principal` into the request
-//! extensions (see [`super::principal_from`]).
+//! settings into its config and adjusts a few answers to the spec (see [`spec_answers`]); stateful
+//! sessions are recorded in a [`SessionRegistry`] so any replica can serve them (see
+//! [`super::session_manager`]). Auth is not done here: an axum layer in front of this router
+//! inserts the caller's `Principal` into the request extensions (see [`super::principal_from`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -20,19 +21,21 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::server::McpServer;
+use super::session_manager::{SharedSessionManager, json_answer, not_found, session_gate, spawn_close_listener};
+use super::sessions::SessionRegistry;
 
 /// Hosts always accepted (any port): DNS-rebinding protection for a server on a laptop.
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
-/// Body of the 404 for an unknown, expired or foreign session (stateful mode).
-const SESSION_NOT_FOUND: &str = "Session not found. Send a request without mcp-session-id to start a new session.";
-
 /// Transport settings, already validated by the application's config.
 #[derive(Debug, Clone)]
 pub struct McpHttpConfig {
-    /// `COORDINATOR_MCP_SESSION_MODE=stateful`: sessions in this process (rmcp
-    /// `LocalSessionManager`). Default stateless: every request self-contained, any replica.
+    /// `COORDINATOR_MCP_SESSION_MODE=stateful`: `initialize` opens a session, recorded in
+    /// `session_store` (else in memory). Default stateless: every request self-contained, any replica.
     pub stateful: bool,
+    /// Where stateful session records live: Redis (shared by the replicas, see
+    /// [`SessionRegistry::redis`]); `None` = in this process.
+    pub session_store: Option<Arc<SessionRegistry>>,
     /// Answer requests with `application/json` unless the call streams progress
     /// (`COORDINATOR_MCP_JSON_RESPONSE`, default true). Stateless mode only: rmcp always streams
     /// stateful replies as SSE.
@@ -52,6 +55,7 @@ impl Default for McpHttpConfig {
     fn default() -> Self {
         Self {
             stateful: false,
+            session_store: None,
             json_response: true,
             allowed_hosts: Vec::new(),
             session_ttl: Duration::from_millis(1_800_000),
@@ -83,16 +87,22 @@ impl McpHttpConfig {
 pub fn router(server: McpServer, config: McpHttpConfig) -> Router {
     let server = server.with_shutdown(config.cancel.clone());
     let factory = move || Ok(server.clone());
-    let rmcp_config = config.rmcp_config();
+    let mut rmcp_config = config.rmcp_config();
     if config.stateful {
-        let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = Some(config.session_ttl);
-        let sessions = Arc::new(sessions);
+        let registry =
+            config.session_store.clone().unwrap_or_else(|| SessionRegistry::memory(config.session_ttl, &config.cancel));
+        // rmcp re-creates a session it does not hold from the record (another replica's session,
+        // or a local worker that idled out while the record was kept alive elsewhere).
+        rmcp_config.session_store = Some(registry.clone());
+        let mut local = LocalSessionManager::default();
+        local.session_config.keep_alive = Some(config.session_ttl);
+        let sessions = Arc::new(SharedSessionManager::new(local, registry));
+        spawn_close_listener(&sessions, config.cancel.clone());
         let service = StreamableHttpService::new(factory, sessions.clone(), rmcp_config);
         Router::new()
             .route_service("/mcp", service)
             .layer(middleware::from_fn(spec_answers))
-            .layer(middleware::from_fn_with_state(sessions, unknown_session_delete))
+            .layer(middleware::from_fn_with_state(sessions, session_gate))
     } else {
         let sessions = Arc::new(NeverSessionManager::default());
         let service = StreamableHttpService::new(factory, sessions, rmcp_config);
@@ -105,36 +115,18 @@ pub fn router(server: McpServer, config: McpHttpConfig) -> Router {
 /// * an unknown session gets the JSON 404 telling the client how to recover (rmcp: text);
 /// * an unparsable body gets a JSON-RPC error with 400 (rmcp: text 415, also for batches,
 ///   which rmcp 3.11 does not support).
+///
+/// Unknown, expired and foreign sessions are normally refused before rmcp by [`session_gate`].
 async fn spec_answers(request: Request, next: Next) -> Response {
     let is_delete = request.method() == Method::DELETE;
     let has_session = request.headers().contains_key("mcp-session-id");
     let response = next.run(request).await;
     match response.status() {
         StatusCode::ACCEPTED if is_delete => StatusCode::NO_CONTENT.into_response(),
-        StatusCode::NOT_FOUND if has_session => {
-            json_answer(StatusCode::NOT_FOUND, serde_json::json!({ "error": SESSION_NOT_FOUND }))
-        }
+        StatusCode::NOT_FOUND if has_session => not_found(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => parse_error_answer(response).await,
         _ => response,
     }
-}
-
-/// A DELETE naming a session this process does not hold gets the spec's 404 (rmcp answers 202 regardless).
-async fn unknown_session_delete(
-    axum::extract::State(sessions): axum::extract::State<Arc<LocalSessionManager>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() == Method::DELETE
-        && let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
-    {
-        use rmcp::transport::streamable_http_server::session::SessionManager;
-        let id: rmcp::transport::streamable_http_server::session::SessionId = Arc::from(id);
-        if !sessions.has_session(&id).await.unwrap_or(false) {
-            return json_answer(StatusCode::NOT_FOUND, serde_json::json!({ "error": SESSION_NOT_FOUND }));
-        }
-    }
-    next.run(request).await
 }
 
 /// rmcp uses 415 both for a wrong Content-Type (kept) and for a body it cannot decode.
@@ -155,11 +147,6 @@ async fn parse_error_answer(response: Response) -> Response {
         "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message }
     });
     json_answer(StatusCode::BAD_REQUEST, error)
-}
-
-fn json_answer(status: StatusCode, body: serde_json::Value) -> Response {
-    let content_type = [(header::CONTENT_TYPE, "application/json")];
-    (status, content_type, body.to_string()).into_response()
 }
 
 #[cfg(test)]

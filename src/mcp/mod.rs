@@ -11,7 +11,8 @@
 //! backend never sees rmcp types. It must not be depended on by `core`.
 //!
 //! Files: `args` (argument structs and parsing), `catalog` (tool list, scopes), `instructions`,
-//! `server` (the rmcp `ServerHandler`), `progress`, `http` (axum router), `stdio`.
+//! `server` (the rmcp `ServerHandler`), `progress`, `http` (axum router), `sessions` (stateful session
+//! records, in Redis or memory), `session_manager` (sessions usable on any replica), `stdio`.
 
 pub mod args;
 mod backend;
@@ -20,6 +21,8 @@ mod http;
 mod instructions;
 mod progress;
 mod server;
+mod session_manager;
+mod sessions;
 mod stdio;
 
 pub use args::{ParseError, TOOL_NAMES, ToolCall, parse_call};
@@ -29,6 +32,8 @@ pub use http::{McpHttpConfig, router};
 pub use instructions::{INSTRUCTIONS, MAX_INSTRUCTIONS_BYTES};
 pub use progress::{PROGRESS_INTERVAL, ProgressSender, with_heartbeat};
 pub use server::{McpServer, SUPPORTED_PROTOCOL_VERSIONS, principal_from};
+pub use session_manager::SESSION_NOT_FOUND;
+pub use sessions::{SessionRecord, SessionRegistry, SessionStoreFailure};
 pub use stdio::serve_stdio;
 
 use tokio_util::sync::CancellationToken;

@@ -125,8 +125,25 @@ pub fn map_event(rec: &EventRecord, slots: &mut Slots) -> Vec<Outgoing> {
     }
 }
 
+/// What a bridge task does with each mapped publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Publish on the broker only (the embedded broker of each replica gets every replica's events).
+    Broker,
+    /// Feed the agents' inboxes only (once per event cluster-wide: from the events this process committed).
+    Inbox,
+    /// Both (a broker shared by all replicas: from the events this process committed).
+    Both,
+}
+
 /// Runs the bridge until cancelled: every committed event of the bus becomes its topic publishes.
-pub async fn run(core: Core, mut rx: broadcast::Receiver<EventRecord>, mut slots: Slots, cancel: CancellationToken) {
+pub async fn run(
+    core: Core,
+    mut rx: broadcast::Receiver<EventRecord>,
+    mut slots: Slots,
+    role: Role,
+    cancel: CancellationToken,
+) {
     loop {
         let rec = tokio::select! {
             r = rx.recv() => r,
@@ -135,7 +152,12 @@ pub async fn run(core: Core, mut rx: broadcast::Receiver<EventRecord>, mut slots
         match rec {
             Ok(rec) => {
                 for o in map_event(&rec, &mut slots) {
-                    if let Err(e) = core.publish_mqtt(&rec.org, &o.suffix, o.payload, o.qos, o.retain).await {
+                    if role != Role::Inbox {
+                        core.publish_mqtt_only(&rec.org, &o.suffix, o.payload.clone(), o.qos, o.retain);
+                    }
+                    if role != Role::Broker
+                        && let Err(e) = core.deliver_to_inboxes(&rec.org, &o.suffix, &o.payload).await
+                    {
                         tracing::warn!(component = "mqtt", topic = %o.suffix, error = %e, "inbox ingestion of a coordinator publish failed");
                     }
                 }

@@ -192,7 +192,10 @@ pub async fn start(
     shutdown.spawn(forward(scx, coordinator, rx, running.clone(), token.clone()));
     shutdown.spawn(ingest::run(core.clone(), ingest_rx, token.clone()));
     shutdown.spawn(retained::run_writer(core.clone(), persist_rx, cfg.retained_cap, token.clone()));
-    shutdown.spawn(bridge::run(core.clone(), core.bus().subscribe(), slots, token));
+    // Every replica's broker publishes every event; inboxes are fed once, by the replica that committed it.
+    shutdown.spawn(bridge::run(core.clone(), core.bus().subscribe(), slots, bridge::Role::Broker, token.clone()));
+    let local = core.bus().subscribe_local();
+    shutdown.spawn(bridge::run(core.clone(), local, Slots::default(), bridge::Role::Inbox, token));
     core.attach_mqtt(Arc::new(EmbeddedBus { tx, running }));
     Ok(Broker { tcp: tcp_status, ws_target })
 }

@@ -101,7 +101,9 @@ fn job(topic: &str, payload: &[u8]) -> Option<Ingest> {
     let will = serde_json::from_slice::<serde_json::Value>(payload)
         .is_ok_and(|v| v.get("reason").and_then(|r| r.as_str()) == Some("lwt_unexpected"));
     let payload = bytes::Bytes::copy_from_slice(payload);
-    Some(Ingest { org: OrgId::new(org), suffix: suffix.to_owned(), payload, agent, will })
+    // The broker is shared: nothing is forwarded to other replicas, so QoS and retain do not matter here.
+    let (qos, retain) = (crate::core::ports::Qos::AtMostOnce, false);
+    Some(Ingest { org: OrgId::new(org), suffix: suffix.to_owned(), payload, agent, will, qos, retain })
 }
 
 /// Polls until the first CONNACK (or failure) within the connect timeout.
@@ -138,7 +140,9 @@ pub async fn start(core: &Core, s: &ExternalSettings, shutdown: &Shutdown) -> an
     }
     core.attach_mqtt(Arc::new(ExternalBus { client: client.clone(), connected: connected.clone() }));
     shutdown.spawn(run(core.clone(), el, client, connected, shutdown.token()));
-    shutdown.spawn(bridge::run(core.clone(), core.bus().subscribe(), Slots::default(), shutdown.token()));
+    // The broker is shared by every replica: each publishes only the events it committed.
+    let rx = core.bus().subscribe_local();
+    shutdown.spawn(bridge::run(core.clone(), rx, Slots::default(), bridge::Role::Both, shutdown.token()));
     Ok(())
 }
 

@@ -27,6 +27,12 @@ pub struct Ingest {
     /// The publishing connection's agent identity (for a will: the agent its topic names).
     pub agent: Option<AgentId>,
     pub will: bool,
+    pub qos: crate::core::ports::Qos,
+    pub retain: bool,
+}
+
+fn core_qos(q: QoS) -> crate::core::ports::Qos {
+    if q == QoS::AtMostOnce { crate::core::ports::Qos::AtMostOnce } else { crate::core::ports::Qos::AtLeastOnce }
 }
 
 /// A connection as the ACL sees it.
@@ -94,7 +100,7 @@ impl Hooks {
         }
     }
 
-    async fn publish_acl(&self, id: &Id, topic: &str, qos: QoS, payload: &Bytes) -> PublishAclResult {
+    async fn publish_acl(&self, id: &Id, topic: &str, qos: QoS, retain: bool, payload: &Bytes) -> PublishAclResult {
         let Some(conn) = self.conn(id) else { return PublishAclResult::rejected(true, None) };
         match acl::check_publish(topic, &conn.identity) {
             Ok(suffix) => {
@@ -104,6 +110,8 @@ impl Hooks {
                     payload: payload.clone(),
                     agent: conn.identity.agent.clone(),
                     will: false,
+                    qos: core_qos(qos),
+                    retain,
                 };
                 if self.ingest.send(job).await.is_err() {
                     tracing::debug!(component = "mqtt", "ingestion stopped; publish not delivered to inboxes");
@@ -120,11 +128,18 @@ impl Hooks {
     }
 
     /// A will being published: its topic was validated at CONNECT, so its org and agent are the topic's.
-    async fn observe_will(&self, topic: &str, payload: &Bytes) {
+    async fn observe_will(&self, topic: &str, payload: &Bytes, qos: QoS, retain: bool) {
         let Some((org, suffix)) = super::topics::split(topic) else { return };
         let agent = super::topics::status_agent(suffix).map(AgentId::new);
-        let job =
-            Ingest { org: OrgId::new(org), suffix: suffix.to_owned(), payload: payload.clone(), agent, will: true };
+        let job = Ingest {
+            org: OrgId::new(org),
+            suffix: suffix.to_owned(),
+            payload: payload.clone(),
+            agent,
+            will: true,
+            qos: core_qos(qos),
+            retain,
+        };
         let _ = self.ingest.send(job).await;
     }
 }
@@ -145,11 +160,11 @@ impl Handler for Hooks {
                 (false, Some(HookResult::SubscribeAclResult(r)))
             }
             Parameter::MessagePublishCheckAcl(s, p) => {
-                let r = self.publish_acl(&s.id, &p.topic, p.qos, &p.payload).await;
+                let r = self.publish_acl(&s.id, &p.topic, p.qos, p.retain, &p.payload).await;
                 (false, Some(HookResult::PublishAclResult(r)))
             }
             Parameter::MessagePublish(_, from, p) if matches!(from.typ(), FromType::LastWill) => {
-                self.observe_will(&p.topic, &p.payload).await;
+                self.observe_will(&p.topic, &p.payload, p.qos, p.retain).await;
                 (true, acc)
             }
             Parameter::SessionTerminated(s, _) | Parameter::ClientDisconnected(s, _) => {

@@ -39,9 +39,12 @@ pub async fn run(core: Core, mut rx: mpsc::Receiver<Ingest>, cancel: Cancellatio
             _ = cancel.cancelled() => break,
         };
         let Some(job) = job else { return };
+        // The embedded broker of each replica only sees its own clients: hand the publish to the others.
+        core.forward_mqtt(&job.org, &job.suffix, &job.payload, job.qos, job.retain);
         ingest(&core, &job).await;
     }
     while let Ok(job) = rx.try_recv() {
+        core.forward_mqtt(&job.org, &job.suffix, &job.payload, job.qos, job.retain);
         ingest(&core, &job).await;
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Headless Chromium test of the live dashboard (TESTING.md "Browser"): starts the real server binary on an
-# OS-assigned port with a throw-away HOME and data dir, then runs dashboard.mjs (playwright-core driving the
-# system Chromium), which drives MCP calls and checks that each result appears live in the page.
+# Headless Chromium test of the live dashboard (TESTING.md "Browser"): starts the real server binary on
+# OS-assigned ports (HTTP and MQTT) with a throw-away HOME and data dir, then runs dashboard.mjs (playwright-core
+# driving the system Chromium), which drives MCP calls and checks that each result appears live in the page.
 #
 # Usage: tests/external/dashboard.sh <path to mcp-coordinator>
 # Installs, only when missing: Debian `chromium` (apt) and npm `playwright-core` (pinned) into
@@ -41,7 +41,8 @@ cleanup() {
 trap cleanup EXIT
 
 : >"$log"
-HOME="$tmp" PORT=0 "$bin" server start --port 0 --data-dir "$tmp/data" 2>"$log" >/dev/null &
+# OS-assigned HTTP and MQTT ports (never the default MQTT port 1883, which another broker may hold).
+HOME="$tmp" PORT=0 COORDINATOR_MQTT_TCP_PORT=0 "$bin" server start --port 0 --data-dir "$tmp/data" 2>"$log" >/dev/null &
 pid=$!
 
 # Wait (bounded, polling the log) for "mcp-coordinator listening on http://127.0.0.1:PORT/mcp".

@@ -209,7 +209,8 @@ async def run_stdio_mode(binary: str, mode: str) -> None:
         params = StdioServerParameters(
             command=os.path.abspath(binary),
             args=["stdio", "--data-dir", os.path.join(home, "data")],
-            env={"HOME": home, "COORDINATOR_LOG_JSON": "false", "LOG_LEVEL": "warn"},
+            # MQTT port 0: should the command ever open a listener, it must not compete for 1883.
+            env={"HOME": home, "COORDINATOR_LOG_JSON": "false", "LOG_LEVEL": "warn", "COORDINATOR_MQTT_TCP_PORT": "0"},
             cwd=home,
         )
         errpath = os.path.join(home, "stderr.log")

@@ -173,12 +173,13 @@ install_venv() {
     echo "$stamp" >"$venv/.stamp"
 }
 
-# start_server MODE: a fresh HOME/data dir, an OS-assigned port; sets SERVER_URL and SERVER_LOG.
+# start_server MODE: a fresh HOME/data dir, OS-assigned HTTP and MQTT ports; sets SERVER_URL and SERVER_LOG.
 start_server() {
     local mode=$1 dir pid line deadline
     dir="$(mktemp -d "$RUN_TMP/server-$mode.XXXXXX")"
     : >"$dir/stderr.log"
-    env -i PATH="$PATH" HOME="$dir" PORT=0 RUST_BACKTRACE=1 LOG_LEVEL=info \
+    # Port 0 for HTTP and MQTT: never the default 1883 (another broker may hold it; parallel servers would compete).
+    env -i PATH="$PATH" HOME="$dir" PORT=0 COORDINATOR_MQTT_TCP_PORT=0 RUST_BACKTRACE=1 LOG_LEVEL=info \
         COORDINATOR_MCP_SESSION_MODE="$mode" COORDINATOR_LOG_JSON=false COORDINATOR_SHUTDOWN_DRAIN_MS=500 \
         "$BIN" server start --port 0 --data-dir "$dir/data" >"$dir/stdout.log" 2>"$dir/stderr.log" </dev/null &
     pid=$!

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the REST API with schemathesis against the OpenAPI document the server itself serves:
 #   tests/external/schemathesis.sh <path to the mcp-coordinator binary>
-# Starts the binary on an OS-assigned port with a throw-away data dir and HOME (reset stays disabled), then runs
-# schemathesis with the checks: no 5xx, documented status codes, content types and response schemas. Bounded:
-# SCHEMATHESIS_MAX_EXAMPLES (30) cases per operation. SCHEMATHESIS_SEED replays a run (schemathesis prints its seed).
+# Starts the binary on OS-assigned ports (HTTP and MQTT) with a throw-away data dir and HOME (reset stays
+# disabled), then runs schemathesis with the checks: no 5xx, documented status codes, content types and response
+# schemas. Bounded: SCHEMATHESIS_MAX_EXAMPLES (30) cases per operation. SCHEMATHESIS_SEED replays a run
+# (schemathesis prints its seed).
 # schemathesis (pinned) is installed into tests/external/.cache/ (gitignored) on first use.
 set -euo pipefail
 
@@ -34,7 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-env -u COORDINATOR_ALLOW_RESET HOME="$WORK" \
+# OS-assigned HTTP and MQTT ports (never the default MQTT port 1883, which another broker may hold).
+env -u COORDINATOR_ALLOW_RESET HOME="$WORK" COORDINATOR_MQTT_TCP_PORT=0 \
   "$BIN" server start --port 0 --data-dir "$WORK/data" >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 

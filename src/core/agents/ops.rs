@@ -1,5 +1,6 @@
 //! Agent operations on `Core`: register, list, heartbeat, activity, departure, liveness.
 
+use crate::core::announce::sync::IndexChange;
 use serde::Serialize;
 
 use super::model::{Activity, ActivityStatus, Agent, AgentStatus};
@@ -75,7 +76,17 @@ impl Core {
         };
         let ev = DomainEvent::AgentOnline { agent_id: id.to_string(), name, modules };
         let (agent, events) = self.inner.store.register_agent(&agent, ev).await?;
-        slot.index.lock().upsert_agent(&agent.id, &agent.name, &agent.modules, true, agent.last_seen_at);
+        self.change_index(
+            &p.org,
+            &slot,
+            vec![IndexChange::Agent {
+                id: agent.id.clone(),
+                name: agent.name.clone(),
+                modules: agent.modules.clone(),
+                online: true,
+                last_seen: agent.last_seen_at,
+            }],
+        );
         self.publish(&events);
         Ok(agent)
     }
@@ -122,7 +133,7 @@ impl Core {
         let Some((agent, events)) = self.inner.store.heartbeat(&p.org, &activity, now, ev).await? else {
             return Err(CoreError::AgentNotRegistered(id.to_string()));
         };
-        slot.index.lock().upsert_agent(&agent.id, &agent.name, &agent.modules, true, now);
+        self.change_index(&p.org, &slot, vec![IndexChange::online(&agent, now)]);
         self.publish(&events);
         Ok(activity)
     }
@@ -149,7 +160,7 @@ impl Core {
         let now = self.now().trunc_secs();
         let only = (!resurrect).then(|| self.online_cutoff(now));
         if let Some(agent) = self.inner.store.touch_agent(&p.org, id, now, only).await? {
-            self.slot(&p.org).index.lock().upsert_agent(&agent.id, &agent.name, &agent.modules, true, now);
+            self.change_index(&p.org, &self.slot(&p.org), vec![IndexChange::online(&agent, now)]);
         }
         Ok(())
     }
@@ -169,16 +180,9 @@ impl Core {
         let Some((updates, events)) = self.inner.store.depart_agent(&p.org, &id, now, decide, ev).await? else {
             return Ok(false);
         };
-        {
-            let mut idx = slot.index.lock();
-            if let Some(a) = idx.agents.get(&id).cloned() {
-                idx.upsert_agent(&id, &a.name, &a.modules, false, a.last_seen);
-            }
-            idx.drop_agent_claims(&id);
-            for u in &updates {
-                idx.upsert_thread(crate::core::announce::index::IdxThread::from_thread(&u.thread));
-            }
-        }
+        let mut changes = vec![IndexChange::Departed { id: id.clone() }];
+        changes.extend(updates.iter().map(|u| IndexChange::thread(&u.thread)));
+        self.change_index(&p.org, &slot, changes);
         for u in &updates {
             self.publish(&u.events);
         }

@@ -25,7 +25,7 @@ pub struct IdxAgent {
 }
 
 /// What the index keeps of a thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdxThread {
     pub id: ThreadId,
     pub initiator: AgentId,

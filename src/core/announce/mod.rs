@@ -7,6 +7,7 @@ pub mod index;
 mod model;
 pub mod ops;
 pub mod plan;
+pub mod sync;
 
 pub use model::{
     ConflictReport, ConflictType, Impact, ImpactScore, Layer, PlanChecks, PlanMode, PlanQuality, Severity, score,

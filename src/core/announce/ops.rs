@@ -1,12 +1,12 @@
 //! `announce_work` (mcp-tools.md §4.1): validate and normalise, score under the org's lock from one snapshot,
 //! decide the verdict, write everything in one commit, then publish and build the context.
 
+use crate::core::announce::sync::IndexChange;
 use serde::Serialize;
 use serde_json::json;
 
 use super::conflicts;
 use super::impact::{AnnounceQuery, modules_overlap, score_impact};
-use super::index::IdxThread;
 use super::model::{ConflictReport, Impact, ImpactScore, PlanQuality};
 use super::plan;
 use crate::core::agents::check_modules;
@@ -195,12 +195,15 @@ impl Core {
             .collect();
         let ann = NewAnnouncement { thread: thread.clone(), announcer_name, firings, introspections, events };
         let records = self.inner.store.record_announcement(ann, now).await?;
-        {
-            let mut idx = slot.index.lock();
-            let (name, mods) = name_known.unwrap_or_else(|| (display_name.clone(), Vec::new()));
-            idx.upsert_agent(&announcer, &name, &mods, true, now);
-            idx.upsert_thread(IdxThread::from_thread(&thread));
-        }
+        let (name, modules) = name_known.unwrap_or_else(|| (display_name.clone(), Vec::new()));
+        self.change_index(
+            &p.org,
+            &slot,
+            vec![
+                IndexChange::Agent { id: announcer.clone(), name, modules, online: true, last_seen: now },
+                IndexChange::thread(&thread),
+            ],
+        );
         drop(_w);
         self.publish(&records);
         let context = self.announce_context(p, &impact, &query.modules).await?;

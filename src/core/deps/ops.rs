@@ -1,5 +1,6 @@
 //! Dependency-map operations: upsert, module info, blast radius.
 
+use crate::core::announce::sync::IndexChange;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
@@ -46,7 +47,7 @@ impl Core {
         self.inner.store.upsert_modules(&p.org, &modules).await?;
         let all = self.inner.store.list_modules(&p.org).await?;
         let deps: HashMap<String, Vec<String>> = all.into_iter().map(|m| (m.module_id, m.depends_on)).collect();
-        slot.index.lock().set_dependencies(deps);
+        self.change_index(&p.org, &slot, vec![IndexChange::Dependencies { deps }]);
         Ok(())
     }
 

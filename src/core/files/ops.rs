@@ -1,5 +1,6 @@
 //! File operations on `Core`: activity log, working-file claims, hot files, conflicts, action summaries.
 
+use crate::core::announce::sync::IndexChange;
 use serde::Serialize;
 
 use super::model::{ActionSummary, FileActivity, HotFile, WorkingClaim};
@@ -103,13 +104,11 @@ impl Core {
         }
         let act = NewFileActivity { row, mark_working: log_file, events, online_cutoff: self.online_cutoff(now) };
         let (id, records) = self.inner.store.record_file_activity(act).await?;
-        {
-            let mut idx = slot.index.lock();
-            idx.record_activity(&agent, &path, now, edit.symbols);
-            if idx.is_online(&agent, now) {
-                idx.touch_agent(&agent, now);
-            }
-        }
+        self.change_index(
+            &p.org,
+            &slot,
+            vec![IndexChange::Activity { agent: agent.clone(), file: path.clone(), at: now, symbols: edit.symbols }],
+        );
         drop(_w);
         self.publish(&records);
         Ok(id)
@@ -207,7 +206,11 @@ impl Core {
             claim_until: until,
         };
         self.inner.store.start_claim(&claim, now).await?;
-        slot.index.lock().set_claim(&agent, &path, Some(until));
+        self.change_index(
+            &p.org,
+            &slot,
+            vec![IndexChange::Claim { agent: agent.clone(), file: path.clone(), until: Some(until) }],
+        );
         drop(_w);
         self.touch(p, &agent, false).await?;
         Ok(until)
@@ -220,7 +223,11 @@ impl Core {
         let slot = self.slot(&p.org);
         let _w = slot.write.lock().await;
         self.inner.store.stop_claim(&p.org, &agent, &path).await?;
-        slot.index.lock().set_claim(&agent, &path, None);
+        self.change_index(
+            &p.org,
+            &slot,
+            vec![IndexChange::Claim { agent: agent.clone(), file: path.clone(), until: None }],
+        );
         Ok(())
     }
 
@@ -228,12 +235,11 @@ impl Core {
     /// lease when `fence` is given.
     pub async fn sweep_claims(&self, fence: Option<&Fence>) -> CoreResult<usize> {
         let expired = self.inner.store.sweep_claims(self.now(), fence).await?;
+        let now = self.now();
         for c in &expired {
             let slot = self.slot(&c.org_id);
-            let mut idx = slot.index.lock();
-            if idx.claims.get(&c.file_path).and_then(|m| m.get(&c.agent_id)).is_some_and(|u| *u <= self.now()) {
-                idx.set_claim(&c.agent_id, &c.file_path, None);
-            }
+            let change = IndexChange::ClaimExpired { agent: c.agent_id.clone(), file: c.file_path.clone(), now };
+            self.change_index(&c.org_id, &slot, vec![change]);
         }
         Ok(expired.len())
     }

@@ -34,6 +34,8 @@ pub const RESERVED: [&str; 5] = [
 struct Waiter {
     id: u64,
     notify: Arc<Notify>,
+    /// Registration time (ms): a newer waiter of the same agent on another replica supersedes this one.
+    since: i64,
 }
 
 /// In-process waiters of `wait_for_message`, keyed by (org, agent).
@@ -45,10 +47,10 @@ pub struct Waiters {
 
 impl Waiters {
     /// Registers a new waiter, superseding (waking) the previous one.
-    fn register(&self, key: (OrgId, AgentId)) -> (u64, Arc<Notify>) {
+    fn register(&self, key: (OrgId, AgentId), since: i64) -> (u64, Arc<Notify>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let notify = Arc::new(Notify::new());
-        if let Some(old) = self.map.lock().insert(key, Waiter { id, notify: notify.clone() }) {
+        if let Some(old) = self.map.lock().insert(key, Waiter { id, notify: notify.clone(), since }) {
             old.notify.notify_one();
         }
         (id, notify)
@@ -60,6 +62,15 @@ impl Waiters {
         let mut m = self.map.lock();
         if m.get(key).is_some_and(|w| w.id == id) {
             m.remove(key);
+        }
+    }
+    /// Ends this process's waiter of `key` if it registered before `since` (a newer one exists elsewhere).
+    fn supersede(&self, key: &(OrgId, AgentId), since: i64) {
+        let mut m = self.map.lock();
+        if m.get(key).is_some_and(|w| w.since <= since)
+            && let Some(w) = m.remove(key)
+        {
+            w.notify.notify_one();
         }
     }
     /// Wakes the waiter of each agent.
@@ -122,6 +133,20 @@ impl Core {
         self.deliver_to_inboxes(org, suffix, &payload).await
     }
 
+    /// Hands a publish accepted on this replica (a client's, or `mqtt_publish`) to the other replicas' brokers.
+    pub fn forward_mqtt(&self, org: &OrgId, suffix: &str, payload: &[u8], qos: Qos, retain: bool) {
+        if let Some(link) = self.link() {
+            link.mqtt_forward(org, suffix, payload, qos, retain);
+        }
+    }
+
+    /// Publishes as the coordinator on the broker only (the inboxes are fed elsewhere).
+    pub fn publish_mqtt_only(&self, org: &OrgId, suffix: &str, payload: Vec<u8>, qos: Qos, retain: bool) {
+        if let Some(bus) = self.inner.mqtt.get() {
+            bus.publish(org, suffix, payload, qos, retain);
+        }
+    }
+
     /// Appends a publish to the subscribed agents' inboxes when it feeds them (non-empty JSON payload).
     pub async fn deliver_to_inboxes(&self, org: &OrgId, suffix: &str, payload: &[u8]) -> CoreResult<()> {
         if !feeds_inbox(suffix) || payload.is_empty() {
@@ -134,8 +159,21 @@ impl Core {
         let topic = format!("coordinator/{org}/{suffix}");
         let now = self.now().millis();
         let agents = self.inner.store.inbox_append(org, &topic, text, now, self.inner.inbox_backlog).await?;
-        self.inner.waiters.wake(org, &agents);
+        self.wake_local_waiters(org, &agents);
+        if let Some(link) = self.link() {
+            link.inbox_woken(org, &agents);
+        }
         Ok(())
+    }
+
+    /// Wakes this process's waiters of `agents` (messages were appended, here or on another replica).
+    pub fn wake_local_waiters(&self, org: &OrgId, agents: &[AgentId]) {
+        self.inner.waiters.wake(org, agents);
+    }
+
+    /// Another replica registered a `wait_for_message` waiter for `agent` at `since` (ms): the newest wins.
+    pub fn supersede_local_waiter(&self, org: &OrgId, agent: &AgentId, since: i64) {
+        self.inner.waiters.supersede(&(org.clone(), agent.clone()), since);
     }
 
     /// `mqtt_publish`: QoS 0, not retained, on the caller's org; coordinator-owned topics refused.
@@ -152,6 +190,7 @@ impl Core {
             return Err(CoreError::TopicReserved(topic.to_owned()));
         }
         self.ensure_org(p).await?;
+        self.forward_mqtt(&p.org, suffix, payload.as_bytes().to_vec().as_slice(), Qos::AtMostOnce, false);
         self.publish_mqtt(&p.org, suffix, payload.as_bytes().to_vec(), Qos::AtMostOnce, false).await
     }
 
@@ -168,7 +207,11 @@ impl Core {
         self.ensure_org(p).await?;
         self.inner.store.inbox_subscribe(&p.org, &agent, self.now()).await?;
         let key = (p.org.clone(), agent.clone());
-        let (id, notify) = self.inner.waiters.register(key.clone());
+        let since = self.now().millis();
+        let (id, notify) = self.inner.waiters.register(key.clone(), since);
+        if let Some(link) = self.link() {
+            link.waiter_registered(&p.org, &agent, since);
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_secs.min(MAX_WAIT_SECS));
         let result = loop {
             if self.inner.waiters.current(&key) != Some(id) {

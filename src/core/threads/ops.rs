@@ -1,11 +1,11 @@
 //! Thread operations on `Core`. Each transition runs a pure `machine` function inside the store's transaction;
 //! the index and the bus follow the commit.
 
+use crate::core::announce::sync::IndexChange;
 use serde::Serialize;
 
 use super::machine::{self, Actor};
 use super::model::{Introspection, Message, MessageType, Thread, ThreadStatus};
-use crate::core::announce::index::IdxThread;
 use crate::core::error::{CoreError, CoreResult};
 use crate::core::events::DomainEvent;
 use crate::core::facade::Core;
@@ -68,7 +68,7 @@ impl Core {
         let _w = slot.write.lock().await;
         let now = self.now();
         let update = self.inner.store.update_thread_fenced(&p.org, id, now, decide, fence).await?;
-        slot.index.lock().upsert_thread(IdxThread::from_thread(&update.thread));
+        self.change_index(&p.org, &slot, vec![IndexChange::thread(&update.thread)]);
         drop(_w);
         self.publish(&update.events);
         Ok(update)
@@ -232,7 +232,7 @@ impl Core {
             DomainEvent::TaskClaimed { thread_id: tid.to_string(), agent_id: agent.to_string(), claimed_at: now.t1() };
         match self.inner.store.claim_task(&p.org, &tid, &agent, now, ev).await? {
             Ok((thread, events)) => {
-                slot.index.lock().upsert_thread(IdxThread::from_thread(&thread));
+                self.change_index(&p.org, &slot, vec![IndexChange::thread(&thread)]);
                 drop(_w);
                 self.publish(&events);
                 Ok(ClaimOutcome::Claimed(Box::new(thread)))

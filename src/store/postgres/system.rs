@@ -126,4 +126,11 @@ impl SystemStore for PgStore {
         let mut c = self.conn().await?;
         events::latest(&mut c, org, limit).await
     }
+
+    async fn event_heads(&self) -> StoreResult<Vec<(OrgId, i64)>> {
+        let mut c = self.conn().await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT org_id, event_seq FROM org_sequences").fetch_all(&mut *c).await?;
+        Ok(rows.into_iter().map(|(o, s)| (OrgId::new(o), s)).collect())
+    }
 }

@@ -109,4 +109,13 @@ impl SystemStore for SqliteStore {
         let org = org.clone();
         self.read(move |c| events::latest(c, &org, limit)).await
     }
+
+    async fn event_heads(&self) -> StoreResult<Vec<(OrgId, i64)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT org_id, event_seq FROM org_sequences")?;
+            let rows = st.query_map([], |r| Ok((OrgId::new(r.get::<_, String>(0)?), r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
 }

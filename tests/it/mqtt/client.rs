@@ -269,7 +269,12 @@ impl Client {
 
     /// The next event within 10 s.
     pub async fn next(&mut self) -> Option<Ev> {
-        tokio::time::timeout(Duration::from_secs(10), self.rx.recv()).await.ok().flatten()
+        self.next_within(Duration::from_secs(10)).await
+    }
+
+    /// The next event within `d`.
+    pub async fn next_within(&mut self, d: Duration) -> Option<Ev> {
+        tokio::time::timeout(d, self.rx.recv()).await.ok().flatten()
     }
 
     /// The next publish on `topic` within 10 s (other publishes are skipped).
