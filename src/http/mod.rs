@@ -9,6 +9,7 @@ mod events;
 pub mod extract;
 pub mod guard;
 mod health;
+pub mod limit;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,7 +78,8 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct Limits {
     pub limiter: Arc<dyn RateLimiter>,
-    /// Per-IP bucket of `POST /api/register`.
+    /// Per-IP bucket of agent registration: `POST /api/auth/register` (auth.md §11; that Phase-1 token route is
+    /// not in this version yet — `POST /api/register` is not limited by the spec).
     pub register: RateLimit,
 }
 

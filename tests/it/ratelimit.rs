@@ -1,11 +1,18 @@
 //! Rate limits (auth.md §11): token buckets in memory and shared through Redis (a unique key prefix per test),
-//! the fallback to memory while Redis is down, and the per-IP registration limit over REST (429 + `Retry-After`
-//! + the error envelope), shared by two apps through Redis.
+//! the fallback to memory while Redis is down, and the 429 of a limited route (`Retry-After` + the error envelope),
+//! shared by two replicas through Redis.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use mcp_coordinator::cluster::ratelimit::{MemoryRateLimiter, RedisRateLimiter};
+use mcp_coordinator::config::RateLimit;
 use mcp_coordinator::core::ports::RateLimiter;
+use mcp_coordinator::http::Limits;
+use mcp_coordinator::http::error::Envelope;
+use mcp_coordinator::http::limit;
 use serde_json::{Value, json};
 
 use crate::lease::{REDIS_URL, conn, eventually, prefix};
@@ -75,46 +82,66 @@ async fn redis_down_falls_back_to_memory() {
     exhaust(&l, "10.0.0.1", 3).await;
 }
 
-async fn register(http: &reqwest::Client, base: &str, n: usize) -> reqwest::Response {
-    let body = json!({"agent_id": format!("agent-{n}"), "name": format!("agent {n}")});
-    http.post(format!("{base}/api/register")).json(&body).send().await.unwrap()
+fn limits(limiter: Arc<dyn RateLimiter>) -> Limits {
+    Limits { limiter, register: RateLimit { per: 3, window_secs: 60 } }
 }
 
 #[tokio::test]
-async fn rest_registration_gets_429_with_retry_after_past_the_limit() {
-    let app = spawn_app_with(&[("COORDINATOR_REGISTER_RATE_LIMIT_PER", "3")]).await;
-    let http = reqwest::Client::new();
-    for n in 0..3 {
-        assert_eq!(register(&http, &app.base, n).await.status(), 200);
+async fn a_limited_route_answers_429_with_retry_after_and_the_error_envelope() {
+    let limits = limits(Arc::new(MemoryRateLimiter::new()));
+    let ip: IpAddr = "10.1.2.3".parse().unwrap();
+    for _ in 0..3 {
+        limit::check(&limits, "register", ip, limits.register).await.unwrap();
     }
-    let r = register(&http, &app.base, 3).await;
+    let refused = limit::check(&limits, "register", ip, limits.register).await.unwrap_err();
+    let r = refused.into_response();
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry), "ceil(1 / (3 per 60 s)) = 20 at most: {retry}");
-    let v: Value = r.json().await.unwrap();
+    assert!(r.extensions().get::<Envelope>().is_some(), "the request-id middleware completes the envelope");
+    let body = axum::body::to_bytes(r.into_body(), 10_000).await.unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["code"], "RATE_LIMITED", "{v}");
-    assert!(v["message"].is_string() && v["request_id"].is_string(), "the error envelope: {v}");
-    // The limit is checked first: even a malformed registration is refused with 429.
-    let r = http.post(format!("{}/api/register", app.base)).body("{").send().await.unwrap();
-    assert_eq!(r.status(), 429);
+    assert!(v["message"].is_string(), "{v}");
+    let other: IpAddr = "10.1.2.4".parse().unwrap();
+    limit::check(&limits, "register", other, limits.register).await.unwrap();
 }
 
 #[tokio::test]
-async fn two_apps_sharing_redis_share_the_registration_budget() {
+async fn limited_routes_of_two_replicas_share_the_budget_through_redis() {
     let p = prefix();
-    let env = [
-        ("COORDINATOR_REDIS_URL", REDIS_URL),
-        ("COORDINATOR_REDIS_PREFIX", p.as_str()),
-        ("COORDINATOR_REGISTER_RATE_LIMIT_PER", "4"),
-    ];
-    let (a, b) = (spawn_app_with(&env).await, spawn_app_with(&env).await);
+    let a = limits(Arc::new(RedisRateLimiter::new(conn(REDIS_URL, &p), MemoryRateLimiter::new())));
+    let b = limits(Arc::new(RedisRateLimiter::new(conn(REDIS_URL, &p), MemoryRateLimiter::new())));
+    let ip: IpAddr = "10.1.2.3".parse().unwrap();
+    limit::check(&a, "register", ip, a.register).await.unwrap();
+    limit::check(&b, "register", ip, b.register).await.unwrap();
+    limit::check(&a, "register", ip, a.register).await.unwrap();
+    assert_eq!(limit::check(&b, "register", ip, b.register).await.unwrap_err().status, 429);
+}
+
+#[tokio::test]
+async fn rest_registration_is_not_rate_limited() {
+    // The spec limits `POST /api/auth/register` (token issuance), not `POST /api/register`: an orchestrator
+    // registers its whole fleet at once.
+    let app = spawn_app_with(&[("COORDINATOR_REGISTER_RATE_LIMIT_PER", "2")]).await;
     let http = reqwest::Client::new();
-    for n in 0..2 {
-        assert_eq!(register(&http, &a.base, n).await.status(), 200);
-        assert_eq!(register(&http, &b.base, n).await.status(), 200);
+    for n in 0..5 {
+        let body = json!({"agent_id": format!("agent-{n}"), "name": format!("agent {n}")});
+        let r = http.post(format!("{}/api/register", app.base)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
     }
-    assert_eq!(register(&http, &b.base, 9).await.status(), 429, "4 registrations spent the shared budget");
-    assert_eq!(register(&http, &a.base, 9).await.status(), 429);
-    let ready: Value = http.get(format!("{}/readyz", a.base)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(ready["checks"]["redis"], json!({"ok": true}), "{ready}");
+}
+
+#[tokio::test]
+async fn an_app_with_redis_reports_it_in_readiness() {
+    let p = prefix();
+    let app = spawn_app_with(&[("COORDINATOR_REDIS_URL", REDIS_URL), ("COORDINATOR_REDIS_PREFIX", p.as_str())]).await;
+    let url = format!("{}/readyz", app.base);
+    let redis_ok = || async {
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let ready: Value = r.json().await.unwrap();
+        ready["checks"]["redis"]["ok"] == json!(true)
+    };
+    eventually(Duration::from_secs(5), "readiness reports Redis up", redis_ok).await;
 }

@@ -1,19 +1,14 @@
 //! Agent routes: register, the agent list with activity, session start/stop, agent status, interrupt check,
 //! token usage.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::RateLimit;
 use crate::core::reports::TokenUsage;
 use crate::http::AppState;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Caller, Input, PathParam};
 
 #[derive(Deserialize)]
@@ -24,24 +19,11 @@ pub struct Register {
     modules: Vec<String>,
 }
 
-/// `POST /api/register`: the client address's bucket is checked first (429 + `Retry-After` when empty).
 pub async fn register(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Caller(p): Caller,
-    body: Result<Input<Register>, ApiError>,
+    Input(b): Input<Register>,
 ) -> ApiResult<Json<Value>> {
-    let RateLimit { per, window_secs } = s.limits.register;
-    let d = s.limits.limiter.check("register", &peer.ip().to_string(), per, Duration::from_secs(window_secs)).await;
-    if !d.allowed {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            "Too many registrations from this address; retry later",
-        )
-        .with_retry_after(u32::try_from(d.retry_after_secs).unwrap_or(u32::MAX)));
-    }
-    let Input(b) = body?;
     let agent = s.core.register_agent(&p, &b.agent_id, &b.name, &b.modules).await?;
     Ok(Json(json!(agent)))
 }
