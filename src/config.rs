@@ -93,13 +93,13 @@ pub struct Settings {
     pub max_sse_clients: usize,
     pub inbox_max_backlog: usize,
     pub public_url: Option<String>,
-    /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, MCP sessions, job leases
-    /// and rate limits through it. May carry a password: log it only through `cluster::redact_url`.
-    pub redis_url: Option<String>,
-    /// Key and channel prefix in Redis (`COORDINATOR_REDIS_PREFIX`).
-    pub redis_prefix: String,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
+    /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, sessions, leases and rate
+    /// limits through it. May carry a password: log it only through `cluster::redact_url`.
+    pub redis_url: Option<String>,
+    /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
+    pub redis_prefix: String,
     pub json_response: bool,
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
@@ -376,10 +376,10 @@ impl Settings {
             max_sse_clients: positive(env, "COORDINATOR_MAX_SSE_CLIENTS", 100)?.unsigned_abs() as usize,
             inbox_max_backlog: positive(env, "COORDINATOR_INBOX_MAX_BACKLOG", 1000)?.unsigned_abs() as usize,
             public_url: env.get("COORDINATOR_PUBLIC_URL"),
-            redis_url: redis_url(flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")))?,
-            redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
+            redis_url: redis_url(flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")))?,
+            redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             json_response: parse_bool(env, "COORDINATOR_MCP_JSON_RESPONSE")?.unwrap_or(true),
             max_body_bytes: match flags.max_body_bytes {
                 Some(v) => v,

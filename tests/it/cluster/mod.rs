@@ -5,6 +5,7 @@
 
 mod outage;
 mod replicas;
+mod sequencer;
 pub mod services;
 
 use std::io::{BufRead, BufReader};

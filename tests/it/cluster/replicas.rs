@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Replica, Sse, event_head, eventually, prefix};
 use crate::mqtt::client::{Client, Ev, Opts, Proto, Via};
 use crate::support::pg::PgDatabase;
+use crate::support::{call, connect};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_score_across_and_deliver_exactly_once() {
@@ -82,4 +83,69 @@ async fn three_replicas_score_across_and_deliver_exactly_once() {
     assert_eq!(ids, [alice_thread.as_str(), bob_thread.as_str()], "{seen:?}");
     assert_eq!(seen["coordinator/default/agents/alice/status"], [json!({"status": "online", "name": "Alice"})]);
     assert_eq!(seen["coordinator/default/agents/bob/status"], [json!({"status": "online", "name": "Bob"})]);
+}
+
+/// `wait_for_message` on replica 2 is woken by a broadcast published on replica 1 (tool and MQTT client); a
+/// client publish on replica 1's broker reaches a subscriber of replica 2 once; the newest waiter of an agent wins
+/// across replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_waiters_and_client_publishes_cross_replicas() {
+    let db = PgDatabase::create().await;
+    let prefix = prefix();
+    let env = [
+        ("COORDINATOR_DATABASE_URL", db.url.as_str()),
+        ("COORDINATOR_REDIS_URL", "redis://127.0.0.1:6379"),
+        ("COORDINATOR_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let (r1, r2) = (Replica::start(&env), Replica::start(&env));
+    for r in [&r1, &r2] {
+        eventually(10, "replica subscribed to Redis", || r.redis_ok()).await;
+    }
+    let (c1, c2) = (connect(&format!("{}/mcp", r1.base)).await, connect(&format!("{}/mcp", r2.base)).await);
+    assert_eq!(call(&c2, "get_queued_messages", json!({"agent_id": "w"})).await, json!([]));
+
+    // A waiter on replica 2, a tool broadcast on replica 1.
+    let waiting = {
+        let c = connect(&format!("{}/mcp", r2.base)).await;
+        tokio::spawn(async move { call(&c, "wait_for_message", json!({"agent_id": "w", "timeout_seconds": 20})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the waiter register before the publish
+    let started = std::time::Instant::now();
+    let payload = json!({"agent_id": "x", "message": "hello"}).to_string();
+    call(&c1, "mqtt_publish", json!({"topic": "coordinator/default/broadcast", "payload": payload})).await;
+    let got = waiting.await.unwrap();
+    assert_eq!(got["payload"], json!({"agent_id": "x", "message": "hello"}), "{got}");
+    assert!(started.elapsed() < Duration::from_secs(5), "woken through Redis, not by a timeout");
+
+    // An MQTT client of replica 1 publishes; a subscriber of replica 2 gets it once, and the inbox gets it once.
+    let mut sub =
+        Client::connect_to("127.0.0.1", r2.mqtt_port, Via::Tcp, Proto::V311, "sub2", Opts::default()).await.unwrap();
+    assert_eq!(sub.subscribe("coordinator/default/broadcast").await, 1);
+    let publisher =
+        Client::connect_to("127.0.0.1", r1.mqtt_port, Via::Tcp, Proto::V5, "pub1", Opts::default()).await.unwrap();
+    publisher.publish("coordinator/default/broadcast", br#"{"agent_id":"mqtt","message":"hi"}"#, true, false).await;
+    let m = sub.expect("coordinator/default/broadcast").await;
+    assert_eq!(m.json(), json!({"agent_id": "mqtt", "message": "hi"}));
+    let mut more = 0;
+    while let Some(ev) = sub.next_within(Duration::from_millis(500)).await {
+        more += usize::from(matches!(ev, Ev::Publish(_)));
+    }
+    assert_eq!(more, 0, "delivered once");
+    let queued = call(&c2, "get_queued_messages", json!({"agent_id": "w"})).await;
+    assert_eq!(queued.as_array().map(Vec::len), Some(1), "appended once cluster-wide: {queued}");
+
+    // Newest waiter wins across replicas: a second waiter of `w` on replica 1 ends the one on replica 2.
+    let old = {
+        let c = connect(&format!("{}/mcp", r2.base)).await;
+        tokio::spawn(async move { call(&c, "wait_for_message", json!({"agent_id": "w", "timeout_seconds": 20})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let newer = {
+        let c = connect(&format!("{}/mcp", r1.base)).await;
+        tokio::spawn(async move { call(&c, "wait_for_message", json!({"agent_id": "w", "timeout_seconds": 3})).await })
+    };
+    let started = std::time::Instant::now();
+    assert_eq!(old.await.unwrap(), json!({"timeout": true}), "superseded");
+    assert!(started.elapsed() < Duration::from_secs(2), "superseded at once, not at its own timeout");
+    assert_eq!(newer.await.unwrap(), json!({"timeout": true}));
 }
