@@ -100,6 +100,9 @@ pub async fn doctor(a: &DoctorArgs) -> Outcome {
     }
     if let Some(s) = &s {
         check_store(&mut r, s).await;
+        if let Some(url) = &s.redis_url {
+            check_redis(&mut r, url).await;
+        }
     }
     let failed = r.0.iter().any(|c| c.status == "fail");
     if a.json {
@@ -201,6 +204,7 @@ async fn check_server(r: &mut Report, probe: &Probe) {
             for w in warnings {
                 r.warn("health", w, "see docs/operations.md");
             }
+            check_mqtt_tcp(r, probe, h.body.get("mqtt_tcp_port").and_then(Value::as_u64)).await;
         }
         Ok(h) => r.fail("health", format!("HTTP {}", h.status), "check `mcp-coordinator server logs`"),
         Err(e) => r.fail("health", e, "check `mcp-coordinator server logs`"),
@@ -224,6 +228,40 @@ async fn check_server(r: &mut Report, probe: &Probe) {
             format!("initialize on /mcp failed within 2500 ms: {e}"),
             "a 403 means the Host is not allowed: add it to COORDINATOR_ALLOWED_HOSTS",
         ),
+    }
+}
+
+/// The MQTT TCP listener the server reports: does it accept a connection?
+async fn check_mqtt_tcp(r: &mut Report, probe: &Probe, port: Option<u64>) {
+    let Some(port) = port.and_then(|p| u16::try_from(p).ok()) else {
+        return r.warn(
+            "mqtt",
+            "the MQTT TCP listener is not listening (MQTT over WebSocket at /mqtt still works)",
+            "free the port or set COORDINATOR_MQTT_TCP_PORT; see the health warning for the reason",
+        );
+    };
+    let addr = format!("{}:{port}", probe.host());
+    match tokio::time::timeout(HTTP_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await {
+        Ok(Ok(_)) => r.ok("mqtt", format!("MQTT TCP listener at {addr} accepts connections")),
+        Ok(Err(e)) => r.fail("mqtt", format!("{addr}: {e}"), "check `mcp-coordinator server logs`"),
+        Err(_) => r.fail("mqtt", format!("{addr}: no answer within 1500 ms"), "a firewall may drop the port"),
+    }
+}
+
+/// `COORDINATOR_REDIS_URL`: reachable, answers PING.
+async fn check_redis(r: &mut Report, url: &str) {
+    let shown = crate::cluster::redact_url(url);
+    let ping = async {
+        let client = redis::Client::open(url)?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(HTTP_TIMEOUT, ping).await {
+        Ok(Ok(_)) => r.ok("redis", format!("{shown} answers PING")),
+        Ok(Err(e)) => {
+            r.fail("redis", format!("{shown}: {e}"), "is Redis running and reachable (COORDINATOR_REDIS_URL)?")
+        }
+        Err(_) => r.fail("redis", format!("{shown}: no answer within 1500 ms"), "is Redis running and reachable?"),
     }
 }
 

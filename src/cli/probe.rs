@@ -16,6 +16,7 @@ const SESSION_HEADER: &str = "mcp-session-id";
 pub struct Probe {
     client: reqwest::Client,
     base: String,
+    host: String,
 }
 
 /// A reply: status code and JSON body (`Value::Null` when the body is not JSON).
@@ -58,7 +59,12 @@ impl Probe {
             .build()
             .map_err(|e| describe(&e))?;
         let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
-        Ok(Probe { client, base: format!("http://{host}:{port}") })
+        Ok(Probe { client, base: format!("http://{host}:{port}"), host })
+    }
+
+    /// The host dialled (bracketed when IPv6).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// `GET <path>` within `timeout`.

@@ -6,6 +6,7 @@
 //! from the core as closures and run inside our transactions.
 
 mod agents;
+mod checkpoint;
 mod codec;
 mod deps;
 mod events;
@@ -66,6 +67,17 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    checkpointer: Arc<checkpoint::Checkpointer>,
+    checkpoint_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.checkpointer.stop();
+        if let Some(h) = lock(&self.checkpoint_thread).take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -84,7 +96,16 @@ impl SqliteStore {
             }
             MigrateMode::RequireCurrent => migrate::require_current(&writer, path)?,
         }
-        let inner = Inner { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) };
+        // Commits never checkpoint: the background thread does (checkpoint.rs).
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (checkpointer, thread) = checkpoint::Checkpointer::spawn(path.to_owned());
+        let inner = Inner {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            checkpointer,
+            checkpoint_thread: Mutex::new(thread),
+        };
         Ok(SqliteStore { inner: Arc::new(inner) })
     }
 
@@ -107,6 +128,7 @@ impl SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
             let out = f(&tx)?;
             tx.commit().map_err(StoreError::from)?;
+            inner.checkpointer.committed();
             Ok(out)
         })
         .await
@@ -168,7 +190,20 @@ fn connect(path: &Path) -> StoreResult<Connection> {
 
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    // Switching a new file to WAL needs an exclusive lock and can answer SQLITE_BUSY at once (no busy handler) while
+    // another process opens the same new file: retry briefly.
+    let mut attempts = 0;
+    let mode: String = loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unavailable(format!("cannot enable WAL journal mode (got {mode})")));
     }

@@ -36,7 +36,7 @@ fn daemon_start_status_logs_doctor_stop_cycle() {
 
     let doctor = home.run(&["doctor", "--port", &p]);
     assert_eq!(doctor.code, 0, "{doctor:?}");
-    for check in ["[ok] pid", "[ok] livez", "[ok] readyz", "[ok] mcp", "[ok] store"] {
+    for check in ["[ok] pid", "[ok] livez", "[ok] readyz", "[ok] mcp", "[ok] store", "[ok] mqtt"] {
         assert!(doctor.stdout.contains(check), "missing {check}: {}", doctor.stdout);
     }
     let json = home.run(&["doctor", "--port", &p, "--json"]);

@@ -95,3 +95,14 @@ fn daemon_bind_timeout_keeps_the_pid_file() {
     assert_eq!(stop.code, 0, "{stop:?}");
     assert!(home.pid_file(port).is_none());
 }
+
+#[test]
+fn doctor_checks_redis_when_configured() {
+    let home = Home::new();
+    let down = home.run_with(&["doctor"], &[("COORDINATOR_REDIS_URL", "redis://:secret@127.0.0.1:1")], "");
+    assert_eq!(down.code, 1, "{down:?}");
+    assert!(down.stdout.contains("[fail] redis — redis://:***@127.0.0.1:1"), "{}", down.stdout);
+    assert!(!down.stdout.contains("secret"), "the password is never printed: {}", down.stdout);
+    let up = home.run_with(&["doctor"], &[("COORDINATOR_REDIS_URL", "redis://127.0.0.1:6379")], "");
+    assert!(up.stdout.contains("[ok] redis — redis://127.0.0.1:6379 answers PING"), "{}", up.stdout);
+}

@@ -77,6 +77,10 @@ async fn redis_restart_loses_nothing_and_duplicates_nothing() {
         .await;
     assert_eq!(b["impact"]["concerned"][0]["agent_id"], "alice", "{b}");
     redis.down();
+    // A replica that dies takes nothing with it.
+    let mut r1 = r1;
+    r1.kill();
+    assert_eq!(r2.get("/api/status").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,6 +83,10 @@ async fn three_replicas_score_across_and_deliver_exactly_once() {
     assert_eq!(ids, [alice_thread.as_str(), bob_thread.as_str()], "{seen:?}");
     assert_eq!(seen["coordinator/default/agents/alice/status"], [json!({"status": "online", "name": "Alice"})]);
     assert_eq!(seen["coordinator/default/agents/bob/status"], [json!({"status": "online", "name": "Bob"})]);
+    for r in [&r1, &r2, &r3] {
+        let log = r.log();
+        assert!(!log.contains("\"level\":\"ERROR\"") && !log.contains("panicked"), "{log}");
+    }
 }
 
 /// `wait_for_message` on replica 2 is woken by a broadcast published on replica 1 (tool and MQTT client); a

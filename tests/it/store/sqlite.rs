@@ -248,3 +248,36 @@ async fn two_stores_on_one_file_race_safely() {
     assert_eq!(events.iter().filter(|e| e.kind == "thread_resolved").count(), 1);
     assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=events.len() as i64).collect::<Vec<_>>());
 }
+
+/// Commits never checkpoint (`wal_autocheckpoint=0` on the writer); the background thread copies the WAL into the
+/// database file shortly after, and once more when the store is dropped.
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background() {
+    use mcp_coordinator::core::events::DomainEvent;
+    use mcp_coordinator::core::ids::OrgId;
+    let (_dir, path) = db();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let org = OrgId::new("o");
+    store.ensure_org(&org).await.unwrap();
+    // Let the checkpoint of the migration pass, then measure the database file alone.
+    let settled = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut before = std::fs::metadata(&path).unwrap().len();
+    while std::time::Instant::now() < settled {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        before = std::fs::metadata(&path).unwrap().len();
+    }
+    for i in 0..300 {
+        let ev = DomainEvent::AgentOnline { agent_id: format!("agent-{i}"), name: "x".repeat(200), modules: vec![] };
+        store.append_events(&org, vec![ev], crate::support::T0).await.unwrap();
+    }
+    let wal = path.with_extension("db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "commits went to the WAL");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::metadata(&path).unwrap().len() <= before {
+        assert!(std::time::Instant::now() < deadline, "the WAL was not checkpointed into the database file");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let c = raw(&path);
+    let n: i64 = c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 300);
+}
