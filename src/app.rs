@@ -11,12 +11,15 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::cluster::lease::{LeaseConfig, RedisLeader};
+use crate::cluster::ratelimit::{MemoryRateLimiter, RedisRateLimiter};
 use crate::cluster::redis_bus::RedisBus;
+use crate::cluster::redis_conn::RedisConn;
 use crate::config::{Database, SessionMode, Settings};
 use crate::core::paths::RepoRoots;
-use crate::core::ports::{AlwaysLeader, Clock, LocalBus, Store, SystemClock};
+use crate::core::ports::{AlwaysLeader, Clock, Leader, LocalBus, RateLimiter, Store, SystemClock};
 use crate::core::{Core, CoreSettings};
-use crate::http::{AppState, ListenerInfo, Policy, SseConfig};
+use crate::http::{AppState, Limits, ListenerInfo, Policy, SseConfig};
 use crate::jobs::{self, RetentionSweeper};
 use crate::lifecycle::Shutdown;
 use crate::mcp::{CoreBackend, McpHttpConfig, McpServer, SessionRegistry};
@@ -151,8 +154,10 @@ impl App {
             Database::Postgres(_) => None,
         };
         let store = open_store(&settings).await?;
+        // One id per process: the fan-out's origin and the holder of job leases.
+        let instance = crate::cluster::instance_id();
         let redis = match &settings.redis_url {
-            Some(url) => Some(RedisBus::new(url, &settings.redis_prefix, crate::cluster::instance_id(), 4096)?),
+            Some(url) => Some(RedisBus::new(url, &settings.redis_prefix, instance.clone(), 4096)?),
             None => None,
         };
         let bus: Arc<dyn crate::core::ports::EventBus> = match &redis {
@@ -201,13 +206,18 @@ impl App {
         let tcp = broker.as_ref().map(|b| b.tcp.clone()).unwrap_or_default();
         let retention =
             settings.sweeper_enabled.then(|| RetentionSweeper::new(core.clone(), settings.retention.clone()));
-        jobs::spawn_all(
-            &shutdown,
-            &core,
-            Arc::new(AlwaysLeader),
-            Duration::from_millis(settings.working_files_sweep_ms),
-            retention.clone(),
-        );
+        let cluster = match start_cluster(&settings, &instance, &shutdown).await {
+            Ok(c) => c,
+            Err(e) => {
+                shutdown.trigger();
+                return Err(e);
+            }
+        };
+        let every = jobs::Intervals {
+            timeouts: Duration::from_millis(settings.timeout_sweep_ms),
+            working_files: Duration::from_millis(settings.working_files_sweep_ms),
+        };
+        jobs::spawn_all(&shutdown, &core, cluster.leader, every, retention.clone());
         let mcp = McpServer::new(Arc::new(CoreBackend::new(core.clone()))).with_shutdown(shutdown.token());
         let mut allowed_hosts = settings.allowed_hosts.clone();
         if let Some(host) = settings.public_url.as_deref().and_then(public_host) {
@@ -243,6 +253,7 @@ impl App {
             retention,
             allow_reset: settings.allow_reset,
             sse: SseConfig::new(Duration::from_millis(settings.sse_heartbeat_ms), settings.max_sse_clients),
+            limits: Limits { limiter: cluster.limiter, register: settings.register_rate_limit },
         };
         let policy = Policy { hosts: mcp_cfg.allowed_hosts.clone(), origins: allowed_origins(&settings) };
         // With an external broker there is no `/mqtt` (it answers 404).
@@ -326,6 +337,37 @@ impl App {
         tracing::info!(component = "app", "stopped");
         result.context("HTTP server failed")
     }
+}
+
+/// What the cluster adapters give the rest of the app.
+struct ClusterParts {
+    leader: Arc<dyn Leader>,
+    limiter: Arc<dyn RateLimiter>,
+}
+
+/// With `COORDINATOR_REDIS_URL`: Redis leases and shared rate limits (an unreachable Redis is a warning: the
+/// server serves, its singleton jobs wait for Redis). Without: this process leads every job, limits in memory.
+async fn start_cluster(settings: &Settings, instance: &str, shutdown: &Shutdown) -> anyhow::Result<ClusterParts> {
+    let memory = MemoryRateLimiter::new();
+    memory.spawn_eviction(shutdown);
+    let Some(url) = settings.redis_url.as_deref() else {
+        return Ok(ClusterParts { leader: Arc::new(AlwaysLeader), limiter: Arc::new(memory) });
+    };
+    let shown = crate::cluster::redact_url(url);
+    let renew = Duration::from_millis(settings.cluster.lease_renew_ms);
+    let timeout = (renew / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
+    let redis =
+        RedisConn::open(url, &settings.redis_prefix, timeout).map_err(|e| anyhow::anyhow!("Redis at {shown}: {e}"))?;
+    if !redis.ping_within(Duration::from_millis(500)).await {
+        tracing::warn!(component = "redis", redis = %shown, instance,
+            "Redis unreachable: serving anyway; singleton jobs wait for it and rate limits stay per replica");
+    }
+    let cfg =
+        LeaseConfig { instance: instance.to_owned(), ttl: Duration::from_millis(settings.cluster.lease_ttl_ms), renew };
+    Ok(ClusterParts {
+        leader: RedisLeader::new(redis.clone(), cfg, shutdown),
+        limiter: Arc::new(RedisRateLimiter::new(redis, memory)),
+    })
 }
 
 /// Stateful MCP sessions with `COORDINATOR_REDIS_URL` set: their records in Redis, so every replica can serve

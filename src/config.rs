@@ -22,9 +22,11 @@ pub enum ConfigError {
 }
 
 mod channel;
+mod cluster;
 mod database;
 
 pub use channel::{ChannelFlags, ChannelSettings};
+pub use cluster::{Cluster, RateLimit};
 pub use database::Database;
 use database::redact_password;
 
@@ -93,7 +95,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
-    /// `COORDINATOR_REDIS_URL`: several replicas share events, indexes, sessions, leases and rate limits through it.
+    /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, sessions, leases and rate
+    /// limits through it. May carry a password: log it only through `cluster::redact_url`.
     pub redis_url: Option<String>,
     /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
     pub redis_prefix: String,
@@ -107,6 +110,12 @@ pub struct Settings {
     pub log_level: String,
     pub log_json: bool,
     pub mqtt: MqttConfig,
+    /// Lease timings of the singleton jobs (operations.md §3).
+    pub cluster: Cluster,
+    /// Interval of the thread-timeout sweeper (30 000 ms).
+    pub timeout_sweep_ms: u64,
+    /// Per-IP bucket of agent registration (auth.md §11).
+    pub register_rate_limit: RateLimit,
 }
 
 /// Values given on the command line (None = not given).
@@ -121,6 +130,7 @@ pub struct Flags {
     pub working_files_ttl_min: Option<i64>,
     pub working_files_sweep_ms: Option<u64>,
     pub log_json: Option<bool>,
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,6 +342,15 @@ impl Settings {
             Some(v) => v,
             None => parse_bool(env, "COORDINATOR_LOG_JSON")?.unwrap_or(true),
         };
+        let cluster = cluster::resolve(cluster::ClusterInput {
+            lease_ttl_ms: positive(env, "COORDINATOR_LEASE_TTL_MS", 60_000)?.unsigned_abs(),
+            lease_renew_ms: positive(env, "COORDINATOR_LEASE_RENEW_MS", 20_000)?.unsigned_abs(),
+        })?;
+        let register_rate_limit = RateLimit {
+            per: u32::try_from(positive(env, "COORDINATOR_REGISTER_RATE_LIMIT_PER", 10)?)
+                .map_err(|_| invalid("COORDINATOR_REGISTER_RATE_LIMIT_PER", "too large"))?,
+            window_secs: positive(env, "COORDINATOR_REGISTER_RATE_LIMIT_WINDOW_SECONDS", 60)?.unsigned_abs(),
+        };
         Ok(Settings {
             port,
             bind,
@@ -359,7 +378,7 @@ impl Settings {
             public_url: env.get("COORDINATOR_PUBLIC_URL"),
             session_mode,
             session_ttl_ms: positive(env, "COORDINATOR_MCP_SESSION_TTL_MS", 1_800_000)?.unsigned_abs(),
-            redis_url: redis_url(env)?,
+            redis_url: redis_url(flags.redis_url.clone().or_else(|| env.get("COORDINATOR_REDIS_URL")))?,
             redis_prefix: env.get("COORDINATOR_REDIS_PREFIX").unwrap_or_else(|| "coordinator:".to_owned()),
             json_response: parse_bool(env, "COORDINATOR_MCP_JSON_RESPONSE")?.unwrap_or(true),
             max_body_bytes: match flags.max_body_bytes {
@@ -381,6 +400,9 @@ impl Settings {
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             log_json,
             mqtt: mqtt_config(env)?,
+            cluster,
+            timeout_sweep_ms: positive(env, "COORDINATOR_TIMEOUT_SWEEP_INTERVAL_MS", 30_000)?.unsigned_abs(),
+            register_rate_limit,
         })
     }
 
@@ -429,10 +451,10 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
     })
 }
 
-/// `COORDINATOR_REDIS_URL`: `redis://…` or a Unix socket (`redis+unix://`, `unix://`); unset = no Redis.
-/// `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature.
-fn redis_url(env: &dyn Env) -> Result<Option<String>, ConfigError> {
-    let Some(url) = env.get("COORDINATOR_REDIS_URL").filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+/// `COORDINATOR_REDIS_URL` / `--redis-url`: `redis://…` or a Unix socket (`redis+unix://`, `unix://`); unset = no
+/// Redis. `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature.
+fn redis_url(v: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = v.filter(|u| !u.trim().is_empty()) else { return Ok(None) };
     if !["redis://", "redis+unix://", "unix://"].iter().any(|scheme| url.starts_with(scheme)) {
         return Err(invalid(
             "COORDINATOR_REDIS_URL",

@@ -24,6 +24,9 @@ pub struct StartFlags {
     pub bind: Option<String>,
     #[command(flatten)]
     pub store: StoreFlags,
+    /// Redis URL (`redis://[:password@]host:6379`): replicas share job leases and rate limits through it.
+    #[arg(long)]
+    pub redis_url: Option<String>,
     /// Request body cap in bytes.
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
@@ -48,6 +51,7 @@ impl StartFlags {
             working_files_ttl_min: self.working_files_ttl_min,
             working_files_sweep_ms: self.working_files_sweep_ms,
             log_json: self.log_json,
+            redis_url: self.redis_url.clone(),
             ..self.store.flags()
         }
     }
@@ -64,6 +68,7 @@ impl StartFlags {
         push("port", self.port.map(|v| v.to_string()));
         push("bind", self.bind.clone());
         push("database-url", self.store.database_url.clone());
+        push("redis-url", self.redis_url.clone());
         push("max-body-bytes", self.max_body_bytes.map(|v| v.to_string()));
         push("working-files-ttl-min", self.working_files_ttl_min.map(|v| v.to_string()));
         push("working-files-sweep-ms", self.working_files_sweep_ms.map(|v| v.to_string()));

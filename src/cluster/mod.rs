@@ -1,8 +1,13 @@
 //! Several replicas on one Postgres: the Redis fan-out (`RedisBus`: events, index changes, inbox wake-ups,
 //! waiter supersession, client MQTT publishes) and the per-org sequencer that delivers every event exactly once
-//! and in order. Nothing here is used on a single process (`LocalBus`). The core never imports this module.
+//! and in order; the leases with fencing tokens of the singleton jobs (`RedisLeader`) and the rate limiter shared
+//! through Redis (`RedisRateLimiter`, in memory without Redis). Nothing here is used on a single process
+//! (`LocalBus`, `AlwaysLeader`, `MemoryRateLimiter`). The core never imports this module.
 
+pub mod lease;
+pub mod ratelimit;
 pub mod redis_bus;
+pub mod redis_conn;
 pub mod sequencer;
 pub mod wire;
 

@@ -34,11 +34,19 @@ pub enum StoreError {
     /// An announcement was scored without active threads another process committed on its files: re-score.
     #[error("announcement candidates out of date ({} thread(s) unknown to the scorer)", .0.len())]
     Stale(Vec<ThreadId>),
+    /// A singleton job's write was refused: another instance holds a newer fencing token for the job.
+    #[error("job {job}: fencing token {token} is stale (a newer leader exists)")]
+    Fenced { job: String, token: i64 },
 }
 
 impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// Whether a newer leader's fence refused the write.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Fenced { .. })
     }
 }
 
@@ -178,6 +186,18 @@ pub trait ThreadStore: Send + Sync {
         id: &ThreadId,
         now: Timestamp,
         decide: ThreadDecision,
+    ) -> Result<ThreadUpdate, CoreError> {
+        self.update_thread_fenced(org, id, now, decide, None).await
+    }
+    /// `update_thread` for a singleton job: with a fence, the fence check runs first in the same transaction and a
+    /// stale token aborts it (`StoreError::Fenced`, nothing written).
+    async fn update_thread_fenced(
+        &self,
+        org: &OrgId,
+        id: &ThreadId,
+        now: Timestamp,
+        decide: ThreadDecision,
+        fence: Option<&Fence>,
     ) -> Result<ThreadUpdate, CoreError>;
     async fn list_threads(&self, org: &OrgId, filter: &ThreadFilter) -> StoreResult<Vec<Thread>>;
     /// Messages on open/resolving threads by other agents since `since`, ascending, ≤ `limit`.
@@ -243,8 +263,8 @@ pub trait FileStore: Send + Sync {
     /// Upserts a working-file claim; returns whether it was inserted (vs updated).
     async fn start_claim(&self, claim: &WorkingClaim, now: Timestamp) -> StoreResult<bool>;
     async fn stop_claim(&self, org: &OrgId, agent: &AgentId, path: &RepoPath) -> StoreResult<bool>;
-    /// Deletes expired claims; returns them.
-    async fn sweep_claims(&self, now: Timestamp) -> StoreResult<Vec<WorkingClaim>>;
+    /// Deletes expired claims; returns them. Fenced like `update_thread_fenced`.
+    async fn sweep_claims(&self, now: Timestamp, fence: Option<&Fence>) -> StoreResult<Vec<WorkingClaim>>;
     async fn record_summary(&self, s: &ActionSummary, event: DomainEvent) -> StoreResult<Vec<EventRecord>>;
     async fn latest_summaries(&self, org: &OrgId, agent: &AgentId, limit: usize) -> StoreResult<Vec<ActionSummary>>;
 }
@@ -292,8 +312,15 @@ pub trait SystemStore: Send + Sync {
         resolved_since: Timestamp,
         activity_since: Timestamp,
     ) -> StoreResult<IndexSnapshot>;
-    /// Deletes at most `batch` rows older than `cutoff` (per-org cutoffs are resolved by the caller).
-    async fn purge(&self, table: RetainedTable, cutoff: Timestamp, batch: usize) -> StoreResult<usize>;
+    /// Deletes at most `batch` rows older than `cutoff` (per-org cutoffs are resolved by the caller). Fenced like
+    /// `update_thread_fenced`.
+    async fn purge(
+        &self,
+        table: RetainedTable,
+        cutoff: Timestamp,
+        batch: usize,
+        fence: Option<&Fence>,
+    ) -> StoreResult<usize>;
     async fn events_after(&self, org: &OrgId, after_seq: i64, limit: usize) -> StoreResult<Vec<EventRecord>>;
     async fn latest_events(&self, org: &OrgId, limit: usize) -> StoreResult<Vec<EventRecord>>;
     /// The last event `seq` allocated per org (committed), for every org that has one.
@@ -470,12 +497,34 @@ impl EventBus for LocalBus {
     }
 }
 
+/// Proof of leadership a singleton job attaches to its writes (storage.md §2.3): the store records the highest
+/// token seen per job and refuses a transaction carrying a lower one, so a paused or partitioned former leader
+/// cannot overwrite the work of the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub job: String,
+    /// Strictly increasing per job across every instance (issued by the lease).
+    pub token: i64,
+    /// Instance id of the holder (`<hostname>-<pid>-<8 hex>`).
+    pub holder: String,
+}
+
+/// This process does not (or can no longer be sure it does) lead the job: it must not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("not the leader of this job")]
+pub struct NotLeading;
+
 /// Leadership of singleton jobs: `true` while this process may run them.
 pub trait Leader: Send + Sync {
     fn watch(&self, job: &str) -> watch::Receiver<bool>;
+    /// The fence for the job's next write: `Ok(None)` = unfenced (a single process leads everything),
+    /// `Err(NotLeading)` = skip the write.
+    fn fence(&self, _job: &str) -> Result<Option<Fence>, NotLeading> {
+        Ok(None)
+    }
 }
 
-/// Single-process deployments lead every job.
+/// Single-process deployments lead every job, unfenced.
 pub struct AlwaysLeader;
 
 impl Leader for AlwaysLeader {
@@ -483,6 +532,21 @@ impl Leader for AlwaysLeader {
         // The sender is dropped: the receiver keeps the last value (true) forever.
         watch::channel(true).1
     }
+}
+
+/// Outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Seconds until a token is available (≥ 1 when refused, 0 when allowed).
+    pub retry_after_secs: u64,
+}
+
+/// Token buckets per (endpoint, identifier) (auth.md §11): capacity `limit`, refilled at `limit / window` per
+/// second. Shared across replicas with Redis, per process otherwise.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    async fn check(&self, endpoint: &str, id: &str, limit: u32, window: std::time::Duration) -> Decision;
 }
 
 /// Source of `now`.

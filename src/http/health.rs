@@ -41,7 +41,11 @@ pub async fn health(State(s): State<AppState>) -> Json<Value> {
         );
     }
     if s.info.redis_connected.as_ref().is_some_and(|c| !c.load(std::sync::atomic::Ordering::Relaxed)) {
-        warnings.push("Redis unreachable: serving from the store; events of other replicas arrive on reconnect".into());
+        warnings.push(
+            "Redis unreachable: serving from the store; events of other replicas arrive on reconnect; singleton jobs \
+             are paused and rate limits are per replica"
+                .into(),
+        );
     }
     if let Some(e) = &s.info.mqtt_tcp_error {
         warnings.push(format!("MQTT TCP listener unavailable ({e}); MQTT over WebSocket still works"));

@@ -9,6 +9,7 @@ mod events;
 pub mod extract;
 pub mod guard;
 mod health;
+pub mod limit;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,9 @@ pub use api::route_table;
 pub use events::SseConfig;
 pub use guard::Policy;
 
+use crate::config::RateLimit;
 use crate::core::Core;
+use crate::core::ports::RateLimiter;
 use crate::jobs::RetentionSweeper;
 
 /// Facts about the listener reported by `/health`.
@@ -67,6 +70,17 @@ pub struct AppState {
     pub retention: Option<RetentionSweeper>,
     pub allow_reset: bool,
     pub sse: SseConfig,
+    /// Rate limits of public routes (auth.md §11).
+    pub limits: Limits,
+}
+
+/// The rate limiter and the limits it applies.
+#[derive(Clone)]
+pub struct Limits {
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Per-IP bucket of agent registration: `POST /api/auth/register` (auth.md §11; that Phase-1 token route is
+    /// not in this version yet — `POST /api/register` is not limited by the spec).
+    pub register: RateLimit,
 }
 
 impl SseConfig {

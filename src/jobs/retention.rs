@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use crate::config::Retention;
 use crate::core::Core;
-use crate::core::ports::RetainedTable;
+use crate::core::ports::{Fence, RetainedTable, StoreError};
 
 pub const BATCH: usize = 1_000;
 pub const MAX_PASSES: usize = 3;
@@ -53,13 +53,20 @@ impl RetentionSweeper {
 
     /// One sweep over every table; returns the rows deleted. Skipped while the breaker is open.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        self.run_fenced(None).await
+    }
+
+    /// `run_once` with the `retention` lease's fence on every purge. A refused fence (a newer leader exists) ends
+    /// the pass without counting as a failure of the breaker.
+    pub async fn run_fenced(&self, fence: Option<&Fence>) -> anyhow::Result<usize> {
         {
             let s = self.status.lock();
             if s.circuit_open && s.opened_at.is_some_and(|t| t.elapsed() < HALF_OPEN_AFTER) {
                 return Ok(0);
             }
         }
-        match self.sweep().await {
+        match self.sweep(fence).await {
+            Err(StoreError::Fenced { job, token }) => Err(StoreError::Fenced { job, token }.into()),
             Ok(n) => {
                 *self.status.lock() = RetentionStatus::default();
                 Ok(n)
@@ -75,18 +82,18 @@ impl RetentionSweeper {
                     s.circuit_open = true;
                     s.opened_at = Some(Instant::now());
                 }
-                Err(e)
+                Err(e.into())
             }
         }
     }
 
-    async fn sweep(&self) -> anyhow::Result<usize> {
+    async fn sweep(&self, fence: Option<&Fence>) -> Result<usize, StoreError> {
         let now = self.core.now();
         let mut total = 0;
         for table in RetainedTable::ALL {
             let cutoff = now.minus_secs(self.days(table) * 86_400);
             for _ in 0..MAX_PASSES {
-                let n = self.core.store().purge(table, cutoff, BATCH).await?;
+                let n = self.core.store().purge(table, cutoff, BATCH, fence).await?;
                 total += n;
                 if n < BATCH {
                     break;

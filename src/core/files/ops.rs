@@ -9,7 +9,7 @@ use crate::core::error::{CoreError, CoreResult};
 use crate::core::events::DomainEvent;
 use crate::core::facade::Core;
 use crate::core::ids::{AgentId, SessionId, new_uuid};
-use crate::core::ports::NewFileActivity;
+use crate::core::ports::{Fence, NewFileActivity};
 use crate::core::principal::Principal;
 use crate::core::time::Timestamp;
 
@@ -231,9 +231,10 @@ impl Core {
         Ok(())
     }
 
-    /// One pass of the working-file claim sweeper; returns the claims removed.
-    pub async fn sweep_claims(&self) -> CoreResult<usize> {
-        let expired = self.inner.store.sweep_claims(self.now()).await?;
+    /// One pass of the working-file claim sweeper; returns the claims removed. Fenced by the `working-files`
+    /// lease when `fence` is given.
+    pub async fn sweep_claims(&self, fence: Option<&Fence>) -> CoreResult<usize> {
+        let expired = self.inner.store.sweep_claims(self.now(), fence).await?;
         let now = self.now();
         for c in &expired {
             let slot = self.slot(&c.org_id);

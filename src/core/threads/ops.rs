@@ -10,7 +10,7 @@ use crate::core::error::{CoreError, CoreResult};
 use crate::core::events::DomainEvent;
 use crate::core::facade::Core;
 use crate::core::ids::{AgentId, ThreadId};
-use crate::core::ports::{ClaimRefusal, ThreadDecision, ThreadFilter, ThreadUpdate};
+use crate::core::ports::{ClaimRefusal, Fence, ThreadDecision, ThreadFilter, ThreadUpdate};
 use crate::core::principal::Principal;
 use crate::core::time::Timestamp;
 
@@ -53,10 +53,21 @@ fn non_empty(field: &str, v: &str) -> CoreResult<()> {
 impl Core {
     /// Runs a decision on one thread and applies the commit to index and bus.
     async fn transition(&self, p: &Principal, id: &ThreadId, decide: ThreadDecision) -> CoreResult<ThreadUpdate> {
+        self.transition_fenced(p, id, decide, None).await
+    }
+
+    /// `transition` for a singleton job: the store refuses it when `fence` is stale.
+    async fn transition_fenced(
+        &self,
+        p: &Principal,
+        id: &ThreadId,
+        decide: ThreadDecision,
+        fence: Option<&Fence>,
+    ) -> CoreResult<ThreadUpdate> {
         let slot = self.slot(&p.org);
         let _w = slot.write.lock().await;
         let now = self.now();
-        let update = self.inner.store.update_thread(&p.org, id, now, decide).await?;
+        let update = self.inner.store.update_thread_fenced(&p.org, id, now, decide, fence).await?;
         self.change_index(&p.org, &slot, vec![IndexChange::thread(&update.thread)]);
         drop(_w);
         self.publish(&update.events);
@@ -287,8 +298,9 @@ impl Core {
         Ok((row, joined))
     }
 
-    /// One pass of the timeout sweeper over every org; returns the threads it resolved.
-    pub async fn sweep_timeouts(&self) -> CoreResult<usize> {
+    /// One pass of the timeout sweeper over every org; returns the threads it resolved. Each resolution carries
+    /// `fence` (the `timeouts` lease); a stale fence stops the pass with `StoreError::Fenced`.
+    pub async fn sweep_timeouts(&self, fence: Option<&Fence>) -> CoreResult<usize> {
         let now = self.now();
         let due = self.inner.store.timed_out_threads(now).await?;
         let mut resolved = 0;
@@ -297,7 +309,7 @@ impl Core {
             let decide: ThreadDecision = Box::new(move |s| {
                 machine::timeout(s, now).ok_or_else(|| CoreError::invalid("thread", "no longer due"))
             });
-            match self.transition(&p, &tid, decide).await {
+            match self.transition_fenced(&p, &tid, decide, fence).await {
                 Ok(_) => resolved += 1,
                 Err(CoreError::InvalidArgument { .. } | CoreError::ThreadNotFound(_)) => {}
                 Err(e) => return Err(e),

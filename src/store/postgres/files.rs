@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::{PgStore, agents, codec, events, in_tx};
+use super::{PgStore, agents, codec, events, fences, in_tx};
 use crate::core::agents::{Activity, ActivityStatus};
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::files::{ActionSummary, FileActivity, HotFile, WorkingClaim};
 use crate::core::ids::{AgentId, OrgId, SessionId};
 use crate::core::paths::RepoPath;
-use crate::core::ports::{FileStore, NewFileActivity, StoreResult};
+use crate::core::ports::{Fence, FileStore, NewFileActivity, StoreResult};
 use crate::core::time::Timestamp;
 
 /// Every column of `file_activity`, in `decode_activity` order.
@@ -253,9 +253,11 @@ impl FileStore for PgStore {
         Ok(n > 0)
     }
 
-    async fn sweep_claims(&self, now: Timestamp) -> StoreResult<Vec<WorkingClaim>> {
-        let mut c = self.conn().await?;
-        sweep_claims(&mut c, now).await
+    async fn sweep_claims(&self, now: Timestamp, fence: Option<&Fence>) -> StoreResult<Vec<WorkingClaim>> {
+        in_tx!(self, |c| {
+            fences::check(c, fence).await?;
+            sweep_claims(c, now).await
+        })
     }
 
     async fn record_summary(&self, s: &ActionSummary, event: DomainEvent) -> StoreResult<Vec<EventRecord>> {

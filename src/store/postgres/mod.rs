@@ -11,6 +11,7 @@ mod agents;
 mod codec;
 mod deps;
 mod events;
+mod fences;
 mod files;
 mod inbox;
 mod introspections;

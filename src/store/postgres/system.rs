@@ -7,10 +7,10 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use super::agents::{self, agent_cols};
 use super::files::{self, activity_cols, claim_cols};
 use super::thread_rows::{self, thread_cols};
-use super::{PgStore, SCHEMA_VERSION, codec, deps, events};
+use super::{PgStore, SCHEMA_VERSION, codec, deps, events, fences, in_tx};
 use crate::core::events::EventRecord;
 use crate::core::ids::OrgId;
-use crate::core::ports::{IndexSnapshot, RetainedTable, StoreResult, SystemStore};
+use crate::core::ports::{Fence, IndexSnapshot, RetainedTable, StoreResult, SystemStore};
 use crate::core::time::Timestamp;
 
 async fn snapshot(
@@ -104,9 +104,17 @@ impl SystemStore for PgStore {
         Ok(out)
     }
 
-    async fn purge(&self, table: RetainedTable, cutoff: Timestamp, batch: usize) -> StoreResult<usize> {
-        let mut c = self.conn().await?;
-        purge(&mut c, table, cutoff, batch).await
+    async fn purge(
+        &self,
+        table: RetainedTable,
+        cutoff: Timestamp,
+        batch: usize,
+        fence: Option<&Fence>,
+    ) -> StoreResult<usize> {
+        in_tx!(self, |c| {
+            fences::check(c, fence).await?;
+            purge(c, table, cutoff, batch).await
+        })
     }
 
     async fn events_after(&self, org: &OrgId, after_seq: i64, limit: usize) -> StoreResult<Vec<EventRecord>> {

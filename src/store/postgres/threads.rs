@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 
 use super::thread_rows::{self, thread_cols};
-use super::{PgStore, codec, in_tx, introspections, messages, thread_changes};
+use super::{PgStore, codec, fences, in_tx, introspections, messages, thread_changes};
 use crate::core::error::CoreError;
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::ids::{AgentId, OrgId, ThreadId};
 use crate::core::ports::{
-    ClaimRefusal, NewAnnouncement, StoreError, StoreResult, ThreadDecision, ThreadFilter, ThreadStore, ThreadUpdate,
+    ClaimRefusal, Fence, NewAnnouncement, StoreError, StoreResult, ThreadDecision, ThreadFilter, ThreadStore,
+    ThreadUpdate,
 };
 use crate::core::threads::{Introspection, Message, Thread};
 use crate::core::time::Timestamp;
@@ -67,14 +68,16 @@ impl ThreadStore for PgStore {
         messages::of_thread(&mut c, org, id).await
     }
 
-    async fn update_thread(
+    async fn update_thread_fenced(
         &self,
         org: &OrgId,
         id: &ThreadId,
         now: Timestamp,
         decide: ThreadDecision,
+        fence: Option<&Fence>,
     ) -> Result<ThreadUpdate, CoreError> {
         let mut tx = self.begin().await?;
+        fences::check(&mut tx, fence).await?;
         let out = thread_changes::update(&mut tx, org, id, now, decide).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(out)

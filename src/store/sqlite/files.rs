@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 
-use super::{SqliteStore, agents, codec, events};
+use super::{SqliteStore, agents, codec, events, fences};
 use crate::core::agents::{Activity, ActivityStatus};
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::files::{ActionSummary, FileActivity, HotFile, WorkingClaim};
 use crate::core::ids::{AgentId, OrgId, SessionId};
 use crate::core::paths::RepoPath;
-use crate::core::ports::{FileStore, NewFileActivity, StoreResult};
+use crate::core::ports::{Fence, FileStore, NewFileActivity, StoreResult};
 use crate::core::time::Timestamp;
 
 pub(super) const ACTIVITY_COLS: &str = "id, org_id, session_id, agent_id, agent_name, tool_name, file_path, module, \
@@ -231,8 +231,13 @@ impl FileStore for SqliteStore {
         .await
     }
 
-    async fn sweep_claims(&self, now: Timestamp) -> StoreResult<Vec<WorkingClaim>> {
-        self.write(move |c| sweep_claims(c, now)).await
+    async fn sweep_claims(&self, now: Timestamp, fence: Option<&Fence>) -> StoreResult<Vec<WorkingClaim>> {
+        let fence = fence.cloned();
+        self.write(move |c| {
+            fences::check(c, fence.as_ref())?;
+            sweep_claims(c, now)
+        })
+        .await
     }
 
     async fn record_summary(&self, s: &ActionSummary, event: DomainEvent) -> StoreResult<Vec<EventRecord>> {

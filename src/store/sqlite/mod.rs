@@ -10,6 +10,7 @@ mod checkpoint;
 mod codec;
 mod deps;
 mod events;
+mod fences;
 mod files;
 mod inbox;
 mod introspections;

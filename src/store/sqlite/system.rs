@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
-use super::{SCHEMA_VERSION, SqliteStore, agents, codec, deps, events, files, thread_rows};
+use super::{SCHEMA_VERSION, SqliteStore, agents, codec, deps, events, fences, files, thread_rows};
 use crate::core::events::EventRecord;
 use crate::core::ids::OrgId;
-use crate::core::ports::{IndexSnapshot, RetainedTable, StoreResult, SystemStore};
+use crate::core::ports::{Fence, IndexSnapshot, RetainedTable, StoreResult, SystemStore};
 use crate::core::time::Timestamp;
 
 fn snapshot(
@@ -85,8 +85,19 @@ impl SystemStore for SqliteStore {
         self.read(move |c| snapshot(c, now, resolved_since, activity_since)).await
     }
 
-    async fn purge(&self, table: RetainedTable, cutoff: Timestamp, batch: usize) -> StoreResult<usize> {
-        self.write(move |c| purge(c, table, cutoff, batch)).await
+    async fn purge(
+        &self,
+        table: RetainedTable,
+        cutoff: Timestamp,
+        batch: usize,
+        fence: Option<&Fence>,
+    ) -> StoreResult<usize> {
+        let fence = fence.cloned();
+        self.write(move |c| {
+            fences::check(c, fence.as_ref())?;
+            purge(c, table, cutoff, batch)
+        })
+        .await
     }
 
     async fn events_after(&self, org: &OrgId, after_seq: i64, limit: usize) -> StoreResult<Vec<EventRecord>> {

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{SqliteStore, codec, introspections, messages, thread_changes, thread_rows};
+use super::{SqliteStore, codec, fences, introspections, messages, thread_changes, thread_rows};
 use crate::core::error::CoreError;
 use crate::core::events::{DomainEvent, EventRecord};
 use crate::core::ids::{AgentId, OrgId, ThreadId};
 use crate::core::ports::{
-    ClaimRefusal, NewAnnouncement, StoreResult, ThreadDecision, ThreadFilter, ThreadStore, ThreadUpdate,
+    ClaimRefusal, Fence, NewAnnouncement, StoreResult, ThreadDecision, ThreadFilter, ThreadStore, ThreadUpdate,
 };
 use crate::core::threads::{Introspection, Message, Thread};
 use crate::core::time::Timestamp;
@@ -71,15 +71,20 @@ impl ThreadStore for SqliteStore {
         self.read(move |c| messages::of_thread(c, &org, &id)).await
     }
 
-    async fn update_thread(
+    async fn update_thread_fenced(
         &self,
         org: &OrgId,
         id: &ThreadId,
         now: Timestamp,
         decide: ThreadDecision,
+        fence: Option<&Fence>,
     ) -> Result<ThreadUpdate, CoreError> {
-        let (org, id) = (org.clone(), id.clone());
-        self.write(move |c| thread_changes::update(c, &org, &id, now, decide)).await
+        let (org, id, fence) = (org.clone(), id.clone(), fence.cloned());
+        self.write(move |c| {
+            fences::check(c, fence.as_ref())?;
+            thread_changes::update(c, &org, &id, now, decide)
+        })
+        .await
     }
 
     async fn list_threads(&self, org: &OrgId, filter: &ThreadFilter) -> StoreResult<Vec<Thread>> {

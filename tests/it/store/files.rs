@@ -144,9 +144,9 @@ pub async fn working_file_claims(s: Arc<dyn Store>) {
     assert!(s.start_claim(&claim("b", "f.rs", 0, 50), at(0)).await.unwrap());
     let snap = s.index_snapshot(at(60), at(0), at(0)).await.unwrap();
     assert_eq!(snap.claims, vec![claim("a", "f.rs", 0, 1900)], "started_at kept, claim_until extended, ms kept");
-    let swept = s.sweep_claims(at(60)).await.unwrap();
+    let swept = s.sweep_claims(at(60), None).await.unwrap();
     assert_eq!(swept, vec![claim("b", "f.rs", 0, 50)]);
-    assert!(s.sweep_claims(at(60)).await.unwrap().is_empty());
+    assert!(s.sweep_claims(at(60), None).await.unwrap().is_empty());
     assert!(s.stop_claim(&o, &aid("a"), &path("f.rs")).await.unwrap());
     assert!(!s.stop_claim(&o, &aid("a"), &path("f.rs")).await.unwrap(), "no-op when absent");
 }

@@ -1,16 +1,17 @@
 //! Store conformance suite (storage.md §6). Every check in `agents`, `threads`, `claims`, `files`, `system`,
-//! `inbox` and `concurrency` is a backend-agnostic `async fn(Arc<dyn Store>)`; `conformance!` instantiates all of
+//! `inbox`, `fences` and `concurrency` is a backend-agnostic `async fn(Arc<dyn Store>)`; `conformance!` instantiates all of
 //! them for one backend factory: the suite runs on SQLite (a temporary file) and on Postgres (a fresh database on the local
 //! server per test). `sqlite` and `postgres` hold the checks that need the backend itself (migrations and their
 //! refusals, permissions, raw column formats, advisory locks); `migrations` checks the two migration directories
 //! agree.
 
 mod agents;
-mod backends;
+pub mod backends;
 mod claims;
 mod concurrency;
+mod fences;
 mod files;
-mod fixtures;
+pub mod fixtures;
 mod inbox;
 mod migrations;
 mod postgres;
@@ -52,6 +53,8 @@ macro_rules! conformance {
                 inbox: inbox_sequences_backlog_and_take, inbox_acknowledged_batches,
                     inbox_concurrent_appends_keep_per_agent_sequences, retained_messages_and_cap,
                     reports_counts_stats_and_reset;
+                fences: fenced_thread_update_refuses_a_stale_token, fenced_claim_sweep_refuses_a_stale_token,
+                    fenced_purge_refuses_a_stale_token;
                 concurrency: racing_approvals_resolve_once, racing_claims_succeed_once,
                     racing_claims_on_threads_sharing_a_file_succeed_once, gapless_sequences_under_concurrency;
             }

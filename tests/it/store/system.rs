@@ -103,7 +103,7 @@ pub async fn purge_in_batches(s: Arc<dyn Store>) {
         let old = if table == RetainedTable::Events { 10 } else { 5 };
         let mut passes = Vec::new();
         loop {
-            let n = s.purge(table, at(0), 3).await.unwrap();
+            let n = s.purge(table, at(0), 3, None).await.unwrap();
             passes.push(n);
             if n < 3 {
                 break;
@@ -111,7 +111,7 @@ pub async fn purge_in_batches(s: Arc<dyn Store>) {
         }
         assert_eq!(passes.iter().sum::<usize>(), old, "{}: {passes:?}", table.name());
         assert!(passes.iter().all(|n| *n <= 3));
-        assert_eq!(s.purge(table, at(0), 3).await.unwrap(), 0);
+        assert_eq!(s.purge(table, at(0), 3, None).await.unwrap(), 0);
     }
     assert_eq!(s.events_after(&o, 0, 100).await.unwrap().len(), 4, "new events kept");
     assert_eq!(s.session_files(&o, &SessionId::new("s")).await.unwrap().len(), 2);
