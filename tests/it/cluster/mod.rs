@@ -3,6 +3,7 @@
 //! mid-run. Each test gets a fresh database and its own Redis key prefix (or a private Redis / Postgres server
 //! when it restarts one). Every process is killed when its guard drops, even when the test fails.
 
+mod leader;
 mod outage;
 mod replicas;
 mod sequencer;
