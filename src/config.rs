@@ -97,7 +97,7 @@ pub struct Settings {
     pub session_ttl_ms: u64,
     /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, sessions, leases and rate
     /// limits through it. May carry a password: log it only through `cluster::redact_url`.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
     pub redis_prefix: String,
     pub json_response: bool,
@@ -453,7 +453,7 @@ fn mqtt_config(env: &dyn Env) -> Result<MqttConfig, ConfigError> {
 
 /// `COORDINATOR_REDIS_URL` / `--redis-url`: `redis://…` or a Unix socket (`redis+unix://`, `unix://`); unset = no
 /// Redis. `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature.
-fn redis_url(v: Option<String>) -> Result<Option<String>, ConfigError> {
+fn redis_url(v: Option<String>) -> Result<Option<SecretUrl>, ConfigError> {
     let Some(url) = v.filter(|u| !u.trim().is_empty()) else { return Ok(None) };
     if !["redis://", "redis+unix://", "unix://"].iter().any(|scheme| url.starts_with(scheme)) {
         return Err(invalid(
@@ -464,7 +464,25 @@ fn redis_url(v: Option<String>) -> Result<Option<String>, ConfigError> {
             ),
         ));
     }
-    Ok(Some(url))
+    Ok(Some(SecretUrl(url)))
+}
+
+/// A URL that may carry a password: dereferences to the URL, but `Debug` masks the password (settings are
+/// printable without leaking it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl std::ops::Deref for SecretUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::cluster::redact_url(&self.0))
+    }
 }
 
 fn sqlite_file(data_dir: &Path) -> PathBuf {
@@ -602,6 +620,12 @@ mod tests {
             env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", "redis://r:6379/0"), ("COORDINATOR_REDIS_PREFIX", "c1:")]);
         let s = Settings::resolve(&Flags::default(), &e).unwrap();
         assert_eq!((s.redis_url.as_deref(), s.redis_prefix.as_str()), (Some("redis://r:6379/0"), "c1:"));
+        let s = Settings::resolve(
+            &Flags::default(),
+            &env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", "redis://:hunter2@r:6379/0")]),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"), "the Redis password never shows in Debug output");
         for url in ["http://u:secret@r:6379", "rediss://u:secret@r:6379"] {
             let e = env(&[("HOME", &h), ("COORDINATOR_REDIS_URL", url)]);
             let err = Settings::resolve(&Flags::default(), &e).unwrap_err().to_string();
