@@ -48,7 +48,7 @@ macro_rules! conformance {
                 claims: claim_success_and_refusals, claim_conflict_on_shared_target_file;
                 files: file_activity_and_session_files, agents_on_file_grouping, hot_files_rules,
                     working_file_claims, action_summaries, dependency_map;
-                system: events_replay, org_isolation, purge_in_batches, index_snapshot_selection,
+                system: events_replay, large_event_batches_keep_their_order, org_isolation, purge_in_batches, index_snapshot_selection,
                     schema_version_and_ping;
                 inbox: inbox_sequences_backlog_and_take, inbox_acknowledged_batches,
                     inbox_concurrent_appends_keep_per_agent_sequences, retained_messages_and_cap,

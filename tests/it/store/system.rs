@@ -29,6 +29,26 @@ pub async fn events_replay(s: Arc<dyn Store>) {
     assert_eq!(s.latest_events(&o, 100).await.unwrap(), all);
 }
 
+/// Many large events in one write (a Postgres store splits them into several inserts) keep gapless numbers and
+/// their order, and read back byte-identical.
+pub async fn large_event_batches_keep_their_order(s: Arc<dyn Store>) {
+    use mcp_coordinator::core::events::DomainEvent;
+    let o = default_org();
+    s.ensure_org(&o).await.unwrap();
+    let events: Vec<DomainEvent> = (0..12)
+        .map(|i| DomainEvent::AgentOnline {
+            agent_id: format!("a{i}"),
+            name: "n".repeat(1500 + 700 * i),
+            modules: vec![],
+        })
+        .collect();
+    let written = s.append_events(&o, events, at(1)).await.unwrap();
+    assert_eq!(written.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
+    let read = s.events_after(&o, 0, 100).await.unwrap();
+    assert_eq!(read, written);
+    assert_eq!(read[11].payload["name"].as_str().map(str::len), Some(1500 + 700 * 11));
+}
+
 pub async fn org_isolation(s: Arc<dyn Store>) {
     let (a, b) = (org("org-a"), org("org-b"));
     s.ensure_org(&a).await.unwrap();
