@@ -193,7 +193,7 @@ impl App {
         if let Some(r) = &redis {
             r.start(&core, store, &shutdown).await?;
             tracing::info!(component = "redis", origin = %r.origin(),
-                url = %crate::cluster::redact_url(settings.redis_url.as_deref().unwrap_or_default()),
+                url = %crate::config::redact_password(settings.redis_url.as_deref().unwrap_or_default()),
                 "cross-replica fan-out through Redis");
         }
         let broker = match start_mqtt(&core, &settings, mqtt_auth, &shutdown).await {
@@ -353,7 +353,7 @@ async fn start_cluster(settings: &Settings, instance: &str, shutdown: &Shutdown)
     let Some(url) = settings.redis_url.as_deref() else {
         return Ok(ClusterParts { leader: Arc::new(AlwaysLeader), limiter: Arc::new(memory) });
     };
-    let shown = crate::cluster::redact_url(url);
+    let shown = crate::config::redact_password(url);
     let renew = Duration::from_millis(settings.cluster.lease_renew_ms);
     let timeout = (renew / 2).clamp(Duration::from_millis(100), Duration::from_secs(2));
     let redis =

@@ -28,7 +28,7 @@ mod database;
 pub use channel::{ChannelFlags, ChannelSettings};
 pub use cluster::{Cluster, RateLimit};
 pub use database::Database;
-use database::redact_password;
+pub use database::redact_password;
 
 fn invalid(name: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { name: name.to_owned(), problem: problem.into() }
@@ -96,7 +96,7 @@ pub struct Settings {
     pub session_mode: SessionMode,
     pub session_ttl_ms: u64,
     /// `COORDINATOR_REDIS_URL` / `--redis-url`: several replicas share events, indexes, sessions, leases and rate
-    /// limits through it. May carry a password: log it only through `cluster::redact_url`.
+    /// limits through it. May carry a password: log it only through `config::redact_password`.
     pub redis_url: Option<SecretUrl>,
     /// `COORDINATOR_REDIS_PREFIX`: prefix of every Redis key and channel (default `coordinator:`).
     pub redis_prefix: String,
@@ -481,7 +481,7 @@ impl std::ops::Deref for SecretUrl {
 
 impl std::fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", crate::cluster::redact_url(&self.0))
+        write!(f, "{:?}", redact_password(&self.0))
     }
 }
 

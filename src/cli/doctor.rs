@@ -250,7 +250,7 @@ async fn check_mqtt_tcp(r: &mut Report, probe: &Probe, port: Option<u64>) {
 
 /// `COORDINATOR_REDIS_URL`: reachable, answers PING.
 async fn check_redis(r: &mut Report, url: &str) {
-    let shown = crate::cluster::redact_url(url);
+    let shown = crate::config::redact_password(url);
     let ping = async {
         let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;

@@ -23,27 +23,14 @@ pub fn instance_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &rand[..8])
 }
 
-/// A Redis URL with its password replaced, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s + 3 => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn redaction() {
-        assert_eq!(super::redact_url("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(super::redact_url("redis://u:p@h"), "redis://u:***@h");
-        assert_eq!(super::redact_url("redis://h:6379"), "redis://h:6379");
+        let p = crate::config::redact_password;
+        assert_eq!(p("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(p("redis://u:p@h"), "redis://u:***@h");
+        assert_eq!(p("redis://h:6379"), "redis://h:6379");
         let id = super::instance_id();
         assert!(id.contains(&std::process::id().to_string()), "{id}");
     }

@@ -62,8 +62,9 @@ pub struct RedisBus {
 impl RedisBus {
     /// Parses the URL; connects only when started.
     pub fn new(url: &str, prefix: &str, origin: String, capacity: usize) -> anyhow::Result<Arc<Self>> {
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("invalid COORDINATOR_REDIS_URL {}: {e}", super::redact_url(url)))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            anyhow::anyhow!("invalid COORDINATOR_REDIS_URL {}: {e}", crate::config::redact_password(url))
+        })?;
         let (seq_in, seq_rx) = mpsc::unbounded_channel();
         let (out, out_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Self {

@@ -29,8 +29,9 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// `scheme://user:password@host/…` → `scheme://user:***@host/…`.
-pub(super) fn redact_password(url: &str) -> String {
+/// `scheme://user:password@host/…` → `scheme://user:***@host/…`: the one way to show a URL that may carry a
+/// password (database, Redis) in logs, errors and `Debug` output.
+pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
