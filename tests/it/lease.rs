@@ -3,7 +3,6 @@
 //! the holder dies, strictly increasing fencing tokens, stale holders refused by the store, jobs paused while
 //! Redis is down, and two full apps on one Postgres database sweeping a timed-out thread exactly once.
 
-use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,27 +17,9 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::store::fixtures::{at, propose, thread};
-use crate::support::{call, connect, spawn_app_with};
+use crate::support::{call, connect, eventually, redis_prefix as prefix, spawn_app_with};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-/// A key prefix no other test uses.
-pub fn prefix() -> String {
-    format!("test-{}:", uuid::Uuid::new_v4().simple())
-}
-
-/// Polls `cond` every 20 ms until it holds; panics with `what` after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !cond().await {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 pub fn conn(url: &str, prefix: &str) -> RedisConn {
     RedisConn::open(url, prefix, Duration::from_millis(150)).unwrap()

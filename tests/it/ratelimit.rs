@@ -15,8 +15,9 @@ use mcp_coordinator::http::error::Envelope;
 use mcp_coordinator::http::limit;
 use serde_json::{Value, json};
 
-use crate::lease::{REDIS_URL, conn, eventually, prefix};
+use crate::lease::{REDIS_URL, conn};
 use crate::support::spawn_app_with;
+use crate::support::{eventually, redis_prefix as prefix};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

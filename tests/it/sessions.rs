@@ -16,14 +16,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestApp, call, connect, spawn_app, spawn_app_with};
+use crate::support::{TestApp, call, connect, redis_prefix as prefix, spawn_app, spawn_app_with};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 const VERSION: &str = "2025-06-18";
-
-fn prefix() -> String {
-    format!("test-{}:", uuid::Uuid::new_v4())
-}
 
 /// Two replicas (own SQLite stores) sharing `prefix` on the test Redis.
 async fn replicas(prefix: &str, ttl_ms: &str) -> (TestApp, TestApp) {

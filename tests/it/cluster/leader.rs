@@ -73,7 +73,10 @@ async fn killing_the_lease_holder_moves_the_sweepers_and_a_thread_times_out_once
     };
     sqlx::query("UPDATE threads SET timeout_seconds = 1 WHERE id = $1").bind(&tid).execute(&mut pg).await.unwrap();
     let status = format!("/api/consultation/{tid}/status");
-    eventually(10, "the thread times out", || async { r.get(&status).await.1["status"] == "resolved" }).await;
+    eventually(Duration::from_secs(10), "the thread times out", || async {
+        r.get(&status).await.1["status"] == "resolved"
+    })
+    .await;
     // Several more sweeps on every survivor (100 ms apart) must not resolve it again.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let count: i64 = sqlx::query_scalar(

@@ -18,6 +18,8 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+pub use crate::support::{eventually, redis_prefix as prefix};
+
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-coordinator");
 
 /// One replica process.
@@ -123,19 +125,6 @@ impl Replica {
     }
 }
 
-/// Polls `cond` every 20 ms until it holds or `secs` pass (then panics with `what`).
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// An SSE client collecting `(seq, event type)` frames in the background.
 pub struct Sse {
     pub frames: Arc<Mutex<Vec<(i64, String)>>>,
@@ -183,7 +172,8 @@ impl Sse {
 
     /// Waits until frame `seq` arrived.
     pub async fn wait_for(&self, seq: i64, secs: u64) {
-        eventually(secs, &format!("SSE frame {seq}"), || async { self.seqs().contains(&seq) }).await;
+        eventually(Duration::from_secs(secs), &format!("SSE frame {seq}"), || async { self.seqs().contains(&seq) })
+            .await;
     }
 }
 
@@ -196,9 +186,4 @@ pub async fn event_head(db_url: &str) -> i64 {
         .await
         .unwrap();
     head.unwrap_or(0)
-}
-
-/// A unique Redis key prefix for one test.
-pub fn prefix() -> String {
-    format!("test-{}:", mcp_coordinator::core::ids::new_uuid())
 }

@@ -23,7 +23,7 @@ async fn redis_restart_loses_nothing_and_duplicates_nothing() {
     let env = [("COORDINATOR_DATABASE_URL", db.url.as_str()), ("COORDINATOR_REDIS_URL", url.as_str())];
     let (r1, r2) = (Replica::start(&env), Replica::start(&env));
     for r in [&r1, &r2] {
-        eventually(10, "replica subscribed to Redis", || r.redis_ok()).await;
+        eventually(Duration::from_secs(10), "replica subscribed to Redis", || r.redis_ok()).await;
     }
     let sse = Sse::open(&r2.base, None).await;
     register(&r1, 0..10).await;
@@ -35,7 +35,7 @@ async fn redis_restart_loses_nothing_and_duplicates_nothing() {
     })
     .await
     .unwrap();
-    eventually(10, "replica 2 noticed Redis is gone", || async { !r2.redis_ok().await }).await;
+    eventually(Duration::from_secs(10), "replica 2 noticed Redis is gone", || async { !r2.redis_ok().await }).await;
     let ready = r2.get("/readyz").await;
     assert_eq!(ready.0, 200, "a Redis outage does not fail readiness: {}", ready.1);
     // Written on replica 1 while Redis is down: alice's open thread and ten registrations.
@@ -58,7 +58,7 @@ async fn redis_restart_loses_nothing_and_duplicates_nothing() {
     })
     .await
     .unwrap();
-    eventually(15, "replica 2 resubscribed to Redis", || r2.redis_ok()).await;
+    eventually(Duration::from_secs(15), "replica 2 resubscribed to Redis", || r2.redis_ok()).await;
     register(&r1, 20..30).await;
     let head = event_head(&db.url).await;
     sse.wait_for(head, 10).await;
@@ -119,11 +119,12 @@ async fn postgres_restart_answers_503_then_recovers_without_restarting_replicas(
     })
     .await
     .unwrap();
-    eventually(30, "replica 1 serves again", || async {
+    eventually(Duration::from_secs(30), "replica 1 serves again", || async {
         r1.post("/api/register", json!({"agent_id": "a1", "name": "A"})).await.0 == 200
     })
     .await;
-    eventually(30, "replica 2 serves again", || async { r2.get("/api/status").await.0 == 200 }).await;
+    eventually(Duration::from_secs(30), "replica 2 serves again", || async { r2.get("/api/status").await.0 == 200 })
+        .await;
     assert_eq!(r2.get("/readyz").await.0, 200);
     let status = r2.get("/api/status").await.1;
     assert_eq!(status["online"], 2, "{status}");

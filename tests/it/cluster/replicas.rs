@@ -22,7 +22,7 @@ async fn three_replicas_score_across_and_deliver_exactly_once() {
     ];
     let (r1, r2, r3) = (Replica::start(&env), Replica::start(&env), Replica::start(&env));
     for r in [&r1, &r2, &r3] {
-        eventually(10, "replica subscribed to Redis", || r.redis_ok()).await;
+        eventually(Duration::from_secs(10), "replica subscribed to Redis", || r.redis_ok()).await;
         let health = r.get("/health").await.1;
         assert_eq!(health["redis"], json!({"ok": true}), "{health}");
         assert!(health["warnings"].as_array().unwrap().is_empty(), "{health}");
@@ -43,7 +43,7 @@ async fn three_replicas_score_across_and_deliver_exactly_once() {
         )
         .await;
     let alice_thread = a["thread_id"].as_str().unwrap().to_owned();
-    eventually(5, "replica 1 indexed alice's open thread", || async {
+    eventually(Duration::from_secs(5), "replica 1 indexed alice's open thread", || async {
         r1.get("/api/status").await.1["open_threads"] == 1
     })
     .await;
@@ -103,7 +103,7 @@ async fn inbox_waiters_and_client_publishes_cross_replicas() {
     ];
     let (r1, r2) = (Replica::start(&env), Replica::start(&env));
     for r in [&r1, &r2] {
-        eventually(10, "replica subscribed to Redis", || r.redis_ok()).await;
+        eventually(Duration::from_secs(10), "replica subscribed to Redis", || r.redis_ok()).await;
     }
     let (c1, c2) = (connect(&format!("{}/mcp", r1.base)).await, connect(&format!("{}/mcp", r2.base)).await);
     assert_eq!(call(&c2, "get_queued_messages", json!({"agent_id": "w"})).await, json!([]));

@@ -3,7 +3,7 @@
 //! BOOLEAN), and the per-org advisory lock that serialises announcements.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_coordinator::core::files::WorkingClaim;
 use mcp_coordinator::core::ports::{Store, StoreError};
@@ -12,6 +12,7 @@ use mcp_coordinator::store::postgres::{PgStore, SCHEMA_VERSION};
 use sqlx::{Connection, PgConnection, Row};
 
 use super::fixtures::*;
+use crate::support::eventually;
 use crate::support::pg::PgDatabase;
 
 async fn unmigrated() -> (PgDatabase, PgStore) {
@@ -219,15 +220,6 @@ async fn raw_column_types_and_formats() {
     assert_eq!(seq, 1);
 }
 
-/// Polls `cond` until it holds or 10 s pass.
-async fn eventually<F: std::future::Future<Output = bool>>(mut cond: impl FnMut() -> F, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announcements_of_one_org_are_serialised_by_an_advisory_lock() {
     let (db, store) = migrated().await;
@@ -245,23 +237,20 @@ async fn announcements_of_one_org_are_serialised_by_an_advisory_lock() {
         tokio::spawn(async move { s.record_announcement(announcement(&t), at(0)).await })
     };
     let url = db.url.clone();
-    eventually(
-        || {
-            let url = url.clone();
-            async move {
-                let mut c = PgConnection::connect(&url).await.unwrap();
-                let waiting: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+    eventually(Duration::from_secs(10), "the announcement to wait for the advisory lock", || {
+        let url = url.clone();
+        async move {
+            let mut c = PgConnection::connect(&url).await.unwrap();
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                )
-                .fetch_one(&mut c)
-                .await
-                .unwrap();
-                waiting == 1
-            }
-        },
-        "the announcement to wait for the advisory lock",
-    )
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            waiting == 1
+        }
+    })
     .await;
     assert!(!task.is_finished());
     assert!(s.get_thread(&o, &t.id).await.unwrap().is_none(), "nothing committed while it waits");

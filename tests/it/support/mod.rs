@@ -152,3 +152,22 @@ pub async fn call_err(c: &Client, name: &'static str, args: Value) -> String {
     assert_eq!(r.is_error, Some(true), "{name} should fail, got {}", text(&r));
     text(&r)
 }
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `within` (tests never sleep a fixed time
+/// waiting for something observable).
+pub async fn eventually<F, Fut>(within: std::time::Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !cond().await {
+        assert!(std::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A Redis key prefix no other test uses (the machine's Redis is shared).
+pub fn redis_prefix() -> String {
+    format!("test-{}:", uuid::Uuid::new_v4().simple())
+}
