@@ -29,19 +29,16 @@ use mcp_coordinator::core::agents::AgentStatus;
 use mcp_coordinator::core::announce::conflicts;
 use mcp_coordinator::core::announce::impact::{AnnounceQuery, score_impact};
 use mcp_coordinator::core::announce::index::{ACTIVITY_WINDOW_SECS, IdxThread, OrgIndex, RESOLVED_WINDOW_SECS};
+use mcp_coordinator::core::announce::ops::{announcement_events, firings};
 use mcp_coordinator::core::announce::plan;
-use mcp_coordinator::core::announce::{AnnounceInput, ConflictReport, Impact, ImpactScore, PlanQuality};
+use mcp_coordinator::core::announce::{AnnounceInput, ConflictReport, Impact, PlanQuality};
 use mcp_coordinator::core::events::DomainEvent;
 use mcp_coordinator::core::files::FileEdit;
 use mcp_coordinator::core::ids::{AgentId, ThreadId, new_uuid};
 use mcp_coordinator::core::paths::RepoRoots;
 use mcp_coordinator::core::ports::{LocalBus, NewAnnouncement, Store, SystemClock};
 use mcp_coordinator::core::principal::Principal;
-use mcp_coordinator::core::threads::machine::{AUTO_SUMMARY, resolve};
-use mcp_coordinator::core::threads::{
-    DEFAULT_MAX_ROUNDS, DEFAULT_TIMEOUT_SECONDS, Introspection, IntrospectionStatus, ResolutionType, Thread,
-    ThreadStatus,
-};
+use mcp_coordinator::core::threads::{DEFAULT_MAX_ROUNDS, DEFAULT_TIMEOUT_SECONDS, Thread, ThreadStatus};
 use mcp_coordinator::core::time::Timestamp;
 use mcp_coordinator::core::{Core, CoreSettings};
 use mcp_coordinator::store::postgres::PgStore;
@@ -774,20 +771,7 @@ async fn mirror_index(store: &Arc<dyn Store>, now: Timestamp) -> Result<OrgIndex
     Ok(idx)
 }
 
-fn scored_event(t: &ThreadId, s: &ImpactScore, category: &str) -> DomainEvent {
-    DomainEvent::ImpactScored {
-        thread_id: t.to_string(),
-        agent_id: s.agent_id.to_string(),
-        agent_name: s.agent_name.clone(),
-        score: s.score,
-        category: category.to_owned(),
-        reasons: s.reasons.clone(),
-        reason: s.reason.clone(),
-        layer: s.layer.map(|l| l.as_str().to_owned()),
-    }
-}
-
-/// The rows and events `Core::announce` writes for this verdict (mirrors `announce/ops.rs`).
+/// The rows and events `Core::announce` writes for this verdict (the core's own builder).
 fn announcement(
     thread: &mut Thread,
     impact: &Impact,
@@ -796,66 +780,11 @@ fn announcement(
     name: &str,
 ) -> NewAnnouncement {
     let open = !impact.concerned.is_empty() || thread.keep_open;
-    let resolved = (!open).then(|| {
-        resolve(thread, ResolutionType::AutoResolved, Some(AUTO_SUMMARY.to_owned()), None, false, thread.created_at)
-    });
-    let mut events = vec![DomainEvent::ThreadOpened {
-        thread_id: thread.id.to_string(),
-        initiator: thread.initiator_id.to_string(),
-        agent_id: thread.initiator_id.to_string(),
-        agent_name: name.to_owned(),
-        subject: thread.subject.clone(),
-        status: thread.status.as_str().to_owned(),
-        target_modules: thread.target_modules.clone(),
-        target_files: thread.target_files.iter().map(|f| f.to_string()).collect(),
-        conflicts: json!(conflicts),
-        expected_respondents: thread.expected_respondents.iter().map(|a| a.to_string()).collect(),
-        mode: json!(pq.mode).as_str().unwrap_or("discovery").to_owned(),
-        plan: thread.plan.clone(),
-        plan_quality: json!(pq),
-        run_id: None,
-        created_at: thread.created_at.t1(),
-    }];
-    events.extend(impact.concerned.iter().map(|s| scored_event(&thread.id, s, "concerned")));
-    events.extend(impact.gray_zone.iter().map(|s| scored_event(&thread.id, s, "gray_zone")));
-    events.extend(impact.pass.iter().map(|s| scored_event(&thread.id, s, "pass")));
-    let mut introspections = Vec::new();
-    if open {
-        for s in &impact.gray_zone {
-            let i = Introspection {
-                id: new_uuid(),
-                org_id: thread.org_id.clone(),
-                thread_id: thread.id.clone(),
-                agent_id: s.agent_id.clone(),
-                score: s.score,
-                reasons: s.reasons.clone(),
-                status: IntrospectionStatus::Pending,
-                response: None,
-                concerned: None,
-                created_at: thread.created_at,
-                responded_at: None,
-            };
-            events.push(DomainEvent::IntrospectionRequested {
-                introspection_id: i.id.clone(),
-                thread_id: thread.id.to_string(),
-                agent_id: s.agent_id.to_string(),
-                score: s.score,
-                reasons: s.reasons.clone(),
-            });
-            introspections.push(i);
-        }
-    }
-    events.extend(resolved);
-    let firings = impact
-        .concerned
-        .iter()
-        .chain(&impact.gray_zone)
-        .map(|s| (s.agent_id.clone(), s.layer.map_or("", |l| l.as_str()).to_owned(), s.score))
-        .collect();
+    let (events, introspections) = announcement_events(thread, impact, conflicts, pq, None, name, open);
     NewAnnouncement {
         thread: thread.clone(),
         announcer_name: name.to_owned(),
-        firings,
+        firings: firings(impact),
         introspections,
         events,
         layer0_known: None,

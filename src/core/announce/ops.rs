@@ -104,6 +104,100 @@ fn scored_event(t: &ThreadId, s: &ImpactScore, category: &str) -> DomainEvent {
     }
 }
 
+/// The events and introspections of one announcement, in the normative order; resolves `thread` when the verdict
+/// is not open. Public so the benchmark writes history exactly as `announce` does.
+#[allow(clippy::too_many_arguments)]
+pub fn announcement_events(
+    thread: &mut Thread,
+    impact: &Impact,
+    conflicts: &[ConflictReport],
+    plan_quality: &PlanQuality,
+    downgrade: Option<&str>,
+    announcer_name: &str,
+    open: bool,
+) -> (Vec<DomainEvent>, Vec<Introspection>) {
+    let mut events = Vec::new();
+    let resolved_ev = (!open).then(|| {
+        resolve(thread, ResolutionType::AutoResolved, Some(AUTO_SUMMARY.to_owned()), None, false, thread.created_at)
+    });
+    events.push(DomainEvent::ThreadOpened {
+        thread_id: thread.id.to_string(),
+        initiator: thread.initiator_id.to_string(),
+        agent_id: thread.initiator_id.to_string(),
+        agent_name: announcer_name.to_owned(),
+        subject: thread.subject.clone(),
+        status: thread.status.as_str().to_owned(),
+        target_modules: thread.target_modules.clone(),
+        target_files: thread.target_files.iter().map(|f| f.to_string()).collect(),
+        conflicts: json!(conflicts),
+        expected_respondents: thread.expected_respondents.iter().map(|a| a.to_string()).collect(),
+        mode: json!(plan_quality.mode).as_str().unwrap_or("discovery").to_owned(),
+        plan: thread.plan.clone(),
+        plan_quality: json!(plan_quality),
+        run_id: thread.run_id.as_ref().map(|r| r.to_string()),
+        created_at: thread.created_at.t1(),
+    });
+    for s in &impact.concerned {
+        events.push(scored_event(&thread.id, s, "concerned"));
+    }
+    for s in &impact.gray_zone {
+        events.push(scored_event(&thread.id, s, "gray_zone"));
+    }
+    for s in &impact.pass {
+        events.push(scored_event(&thread.id, s, "pass"));
+    }
+    if let Some(reason) = downgrade {
+        events.push(DomainEvent::ImpactScored {
+            thread_id: thread.id.to_string(),
+            agent_id: thread.initiator_id.to_string(),
+            agent_name: announcer_name.to_owned(),
+            score: i64::from(plan_quality.score),
+            category: "plan_quality".to_owned(),
+            reasons: vec![reason.to_owned()],
+            reason: reason.to_owned(),
+            layer: None,
+        });
+    }
+    let mut introspections = Vec::new();
+    if open {
+        for s in &impact.gray_zone {
+            let i = Introspection {
+                id: new_uuid(),
+                org_id: thread.org_id.clone(),
+                thread_id: thread.id.clone(),
+                agent_id: s.agent_id.clone(),
+                score: s.score,
+                reasons: s.reasons.clone(),
+                status: IntrospectionStatus::Pending,
+                response: None,
+                concerned: None,
+                created_at: thread.created_at,
+                responded_at: None,
+            };
+            events.push(DomainEvent::IntrospectionRequested {
+                introspection_id: i.id.clone(),
+                thread_id: thread.id.to_string(),
+                agent_id: s.agent_id.to_string(),
+                score: s.score,
+                reasons: s.reasons.clone(),
+            });
+            introspections.push(i);
+        }
+    }
+    events.extend(resolved_ev);
+    (events, introspections)
+}
+
+/// `(agent, layer label, score)` of every concerned or gray agent (the `layer_firings` rows).
+pub fn firings(impact: &Impact) -> Vec<(AgentId, String, i64)> {
+    impact
+        .concerned
+        .iter()
+        .chain(&impact.gray_zone)
+        .map(|s| (s.agent_id.clone(), s.layer.map_or("", |l| l.as_str()).to_owned(), s.score))
+        .collect()
+}
+
 impl Core {
     /// `announce_work` / `POST /api/announce`.
     pub async fn announce(&self, p: &Principal, input: AnnounceInput) -> CoreResult<AnnounceOutcome> {
@@ -216,7 +310,7 @@ impl Core {
             run_id,
         };
         let display_name = name_known.as_ref().map_or_else(|| announcer_name.clone(), |n| n.0.clone());
-        let (events, introspections) = self.announcement_events(
+        let (events, introspections) = announcement_events(
             &mut thread,
             &impact,
             &conflicts,
@@ -225,16 +319,10 @@ impl Core {
             &display_name,
             open,
         );
-        let firings = impact
-            .concerned
-            .iter()
-            .chain(&impact.gray_zone)
-            .map(|s| (s.agent_id.clone(), s.layer.map_or("", |l| l.as_str()).to_owned(), s.score))
-            .collect();
         let ann = NewAnnouncement {
             thread: thread.clone(),
             announcer_name,
-            firings,
+            firings: firings(&impact),
             introspections,
             events,
             layer0_known: check.then_some(layer0_known),
@@ -254,90 +342,6 @@ impl Core {
         self.publish(&records);
         let context = self.announce_context(p, &impact, &query.modules).await?;
         Ok(AnnounceOutcome { thread, conflicts, context, impact, plan_quality, plan_downgrade_reason: downgrade })
-    }
-
-    /// Events in the normative order; resolves the thread when the verdict is not open.
-    #[allow(clippy::too_many_arguments)]
-    fn announcement_events(
-        &self,
-        thread: &mut Thread,
-        impact: &Impact,
-        conflicts: &[ConflictReport],
-        plan_quality: &PlanQuality,
-        downgrade: Option<&str>,
-        announcer_name: &str,
-        open: bool,
-    ) -> (Vec<DomainEvent>, Vec<Introspection>) {
-        let mut events = Vec::new();
-        let resolved_ev = (!open).then(|| {
-            resolve(thread, ResolutionType::AutoResolved, Some(AUTO_SUMMARY.to_owned()), None, false, thread.created_at)
-        });
-        events.push(DomainEvent::ThreadOpened {
-            thread_id: thread.id.to_string(),
-            initiator: thread.initiator_id.to_string(),
-            agent_id: thread.initiator_id.to_string(),
-            agent_name: announcer_name.to_owned(),
-            subject: thread.subject.clone(),
-            status: thread.status.as_str().to_owned(),
-            target_modules: thread.target_modules.clone(),
-            target_files: thread.target_files.iter().map(|f| f.to_string()).collect(),
-            conflicts: json!(conflicts),
-            expected_respondents: thread.expected_respondents.iter().map(|a| a.to_string()).collect(),
-            mode: json!(plan_quality.mode).as_str().unwrap_or("discovery").to_owned(),
-            plan: thread.plan.clone(),
-            plan_quality: json!(plan_quality),
-            run_id: thread.run_id.as_ref().map(|r| r.to_string()),
-            created_at: thread.created_at.t1(),
-        });
-        for s in &impact.concerned {
-            events.push(scored_event(&thread.id, s, "concerned"));
-        }
-        for s in &impact.gray_zone {
-            events.push(scored_event(&thread.id, s, "gray_zone"));
-        }
-        for s in &impact.pass {
-            events.push(scored_event(&thread.id, s, "pass"));
-        }
-        if let Some(reason) = downgrade {
-            events.push(DomainEvent::ImpactScored {
-                thread_id: thread.id.to_string(),
-                agent_id: thread.initiator_id.to_string(),
-                agent_name: announcer_name.to_owned(),
-                score: i64::from(plan_quality.score),
-                category: "plan_quality".to_owned(),
-                reasons: vec![reason.to_owned()],
-                reason: reason.to_owned(),
-                layer: None,
-            });
-        }
-        let mut introspections = Vec::new();
-        if open {
-            for s in &impact.gray_zone {
-                let i = Introspection {
-                    id: new_uuid(),
-                    org_id: thread.org_id.clone(),
-                    thread_id: thread.id.clone(),
-                    agent_id: s.agent_id.clone(),
-                    score: s.score,
-                    reasons: s.reasons.clone(),
-                    status: IntrospectionStatus::Pending,
-                    response: None,
-                    concerned: None,
-                    created_at: thread.created_at,
-                    responded_at: None,
-                };
-                events.push(DomainEvent::IntrospectionRequested {
-                    introspection_id: i.id.clone(),
-                    thread_id: thread.id.to_string(),
-                    agent_id: s.agent_id.to_string(),
-                    score: s.score,
-                    reasons: s.reasons.clone(),
-                });
-                introspections.push(i);
-            }
-        }
-        events.extend(resolved_ev);
-        (events, introspections)
     }
 
     /// One AgentContext per concerned or gray agent.
