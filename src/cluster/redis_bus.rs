@@ -10,13 +10,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::redis_conn::RedisConn;
 use super::sequencer::{SeqInput, Sequencer};
 use super::wire::{self, EventMsg, InboxMsg, IndexMsg, MqttMsg, WaiterMsg};
 use crate::core::Core;
@@ -44,7 +44,10 @@ struct Outbound {
 
 /// The Redis fan-out of one replica.
 pub struct RedisBus {
+    /// The SUBSCRIBE side (one dedicated connection per subscription).
     client: redis::Client,
+    /// The PUBLISH side: the shared lazy, auto-reconnecting connection with bounded commands.
+    conn: RedisConn,
     prefix: String,
     origin: String,
     local: broadcast::Sender<EventRecord>,
@@ -62,13 +65,16 @@ pub struct RedisBus {
 impl RedisBus {
     /// Parses the URL; connects only when started.
     pub fn new(url: &str, prefix: &str, origin: String, capacity: usize) -> anyhow::Result<Arc<Self>> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let invalid = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!("invalid COORDINATOR_REDIS_URL {}: {e}", crate::config::redact_password(url))
-        })?;
+        };
+        let client = redis::Client::open(url).map_err(|e| invalid(&e))?;
+        let conn = RedisConn::open(url, prefix, IO_TIMEOUT).map_err(|e| invalid(&e))?;
         let (seq_in, seq_rx) = mpsc::unbounded_channel();
         let (out, out_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Self {
             client,
+            conn,
             prefix: prefix.to_owned(),
             origin,
             local: broadcast::channel(capacity).0,
@@ -118,7 +124,7 @@ impl RedisBus {
     }
 
     fn channel(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        self.conn.key(name)
     }
 
     fn send<T: serde::Serialize>(&self, channel: &'static str, msg: &T) {
@@ -190,18 +196,8 @@ impl ClusterLink for RedisBus {
     }
 }
 
-async fn connect_manager(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
-    let cfg = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(IO_TIMEOUT))
-        .set_response_timeout(Some(IO_TIMEOUT))
-        .set_number_of_retries(1);
-    client.get_connection_manager_with_config(cfg).await
-}
-
 /// Publishes queued messages in order, one pipeline per batch; drops them while Redis is unreachable.
 async fn publish_loop(bus: Arc<RedisBus>, mut rx: mpsc::UnboundedReceiver<Outbound>, cancel: CancellationToken) {
-    let mut conn: Option<ConnectionManager> = None;
-    let mut last_try: Option<Instant> = None;
     let mut failing = false;
     loop {
         let first = tokio::select! {
@@ -216,19 +212,12 @@ async fn publish_loop(bus: Arc<RedisBus>, mut rx: mpsc::UnboundedReceiver<Outbou
                 Err(_) => break,
             }
         }
-        if conn.is_none() && last_try.is_none_or(|t| t.elapsed() >= BACKOFF_MIN * 10) {
-            last_try = Some(Instant::now());
-            conn = connect_manager(&bus.client).await.ok();
-        }
-        let Some(c) = conn.as_mut() else {
-            bus.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            continue;
-        };
         let mut pipe = redis::pipe();
         for m in &batch {
             pipe.cmd("PUBLISH").arg(bus.channel(m.channel)).arg(&m.body).ignore();
         }
-        match pipe.query_async::<()>(c).await {
+        let mut c = bus.conn.manager();
+        match bus.conn.bounded(pipe.query_async::<()>(&mut c)).await {
             Ok(()) => {
                 if failing {
                     tracing::info!(component = "redis", "publishing to Redis again");
